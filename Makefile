@@ -1,0 +1,47 @@
+# Two commands on a fresh machine:  make run  |  make test
+# Both run `setup` first: a virtualenv with the locked Python packages, the locked npm
+# packages (solc-js, OpenZeppelin, anvil, page libraries) and the compiled contracts.
+# Each step is skipped when its lock file has not changed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Empty means "furusato's default or the FURUSATO_* environment variable".
+PORT ?=
+DATA_DIR ?=
+CHAIN ?=
+PYTEST_ARGS ?=
+
+RUN_ARGS := $(if $(PORT),--port $(PORT)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(CHAIN),--chain $(CHAIN))
+
+.PHONY: setup run test system-deps lint bench clean
+
+setup: $(VENV)/.installed node_modules/.installed
+	@$(BIN)/furusato compile
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+node_modules/.installed: package-lock.json package.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+run: setup
+	$(BIN)/furusato run $(RUN_ARGS)
+
+system-deps:
+	@scripts/system-deps.sh
+
+test: setup system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,50 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from backend.api import health, municipalities
+from backend.config import Settings, get_settings
+from backend.errors import install_error_handlers
+from backend.runtime import Runtime, open_runtime
+
+FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend_static"
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app around `runtime`, or around one it opens at start-up.
+
+    The CLI opens the runtime before serving, so configuration errors stop the process
+    before a port is bound. Either way the app closes it at shutdown: uvicorn re-raises
+    SIGTERM/SIGINT once it has shut down, so shutdown is the last moment that reliably runs
+    (it stops anvil, which dumps the chain state).
+    """
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.runtime = runtime or await run_in_threadpool(open_runtime, settings)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(app.state.runtime.close)
+
+    app = FastAPI(
+        title="Furusato",
+        summary="Digital resident cards and park naming rights for Japanese towns",
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(municipalities.router)
+    app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="pages")
+    return app

@@ -1,0 +1,197 @@
+"""`furusato` — the console script behind `make run` and `make test`.
+
+    furusato run        serve pages and API (compiles and deploys on first start)
+    furusato compile    compile contracts/ (a no-op when nothing changed)
+    furusato deploy     deploy the contracts to a chain and write the manifest
+    furusato seed-demo  create the demo town in the database
+
+Every option also reads a `FURUSATO_*` environment variable. Configuration errors end the
+process with one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from backend.config import Settings
+from minting.errors import ChainLayerError
+
+app = typer.Typer(
+    help="Furusato: digital resident cards and park naming rights for Japanese towns.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+ChainOption = Annotated[
+    str | None,
+    typer.Option("--chain", envvar="FURUSATO_CHAIN", help="eth-tester://, anvil://[127.0.0.1:PORT] or http(s)://…"),
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", envvar="FURUSATO_DATA_DIR", help="SQLite file, anvil state, manifest [default: var]"),
+]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option("--database-url", envvar="FURUSATO_DATABASE_URL", help="sqlite:///… or postgresql://…"),
+]
+
+
+def fail(message: str) -> NoReturn:
+    """Print one line for the operator and exit non-zero."""
+    typer.echo(f"furusato: error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _first_validation_message(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    field = ".".join(str(part) for part in error.get("loc", ()))
+    return f"{field}: {message}" if field and field not in message else message
+
+
+def build_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with the options given on the command line on top."""
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as exc:
+        fail(_first_validation_message(exc))
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """Run `action`, turning every known start-up failure into one line and exit code 2."""
+    from backend.runtime import StartupError
+
+    try:
+        return action()
+    except (ChainLayerError, StartupError) as exc:
+        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+@app.command()
+def run(
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
+    host: Annotated[str | None, typer.Option(envvar="FURUSATO_HOST", help="[default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(envvar="FURUSATO_PORT", help="[default: 8000]")] = None,
+    demo_mode: Annotated[
+        bool | None, typer.Option("--demo/--no-demo", envvar="FURUSATO_DEMO_MODE", help="demo payments [default: on]")
+    ] = None,
+) -> None:
+    """Serve pages and API; on first start compile, start the chain and deploy."""
+    import uvicorn
+
+    from backend.app import create_app
+    from backend.runtime import open_runtime
+
+    settings = build_settings(
+        chain=chain, data_dir=data_dir, database_url=database_url, host=host, port=port, demo_mode=demo_mode
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if not _port_free(settings.host, settings.port):
+        fail(f"port {settings.port} on {settings.host} is in use: choose another with --port (make run PORT=…)")
+    started = time.monotonic()
+    runtime = guarded(lambda: open_runtime(settings))
+    try:
+        manifest = runtime.manifest
+        action = "deployed" if runtime.deployed_now else "reusing"
+        typer.echo(
+            f"Furusato {action} contracts on chain {manifest.chain_id}: "
+            + ", ".join(f"{name} {address}" for name, address in manifest.addresses().items())
+        )
+        typer.echo(f"Ready in {time.monotonic() - started:.1f} s: open {settings.public_url}/  (Ctrl-C to stop)")
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(settings, runtime), host=settings.host, port=settings.port, log_level="warning")
+        )
+        server.run()
+    finally:
+        runtime.close()
+
+
+@app.command("compile")
+def compile_command(
+    force: Annotated[bool, typer.Option("--force", help="recompile even if nothing changed")] = False,
+) -> None:
+    """Compile contracts/ into build/contracts/ (skipped when sources are unchanged)."""
+    from minting.compiler import BUILD_DIR, CONTRACTS_DIR, compile_contracts
+
+    started = time.monotonic()
+    tree = guarded(lambda: compile_contracts(CONTRACTS_DIR, BUILD_DIR, force=force))
+    state = "up to date" if tree.from_cache else "compiled"
+    typer.echo(f"{state}: {', '.join(sorted(tree.artifacts))} in {time.monotonic() - started:.2f} s -> {BUILD_DIR}")
+
+
+@app.command()
+def deploy(chain: ChainOption = None, data_dir: DataDirOption = None) -> None:
+    """Deploy the contracts to CHAIN and write DATA_DIR/manifest.json (once per chain)."""
+    from minting.chains import connect
+    from minting.compiler import compile_contracts
+    from minting.deploy import MANIFEST_FILE, ensure_deployed
+
+    settings = build_settings(chain=chain, data_dir=data_dir)
+    key = settings.deployer_key.get_secret_value() if settings.deployer_key else None
+
+    def _deploy() -> tuple[Any, bool]:
+        with connect(settings.chain, settings.data_dir) as connected:
+            return ensure_deployed(
+                connected,
+                settings.data_dir / MANIFEST_FILE,
+                compile_contracts,
+                deployer_key=key,
+                metadata_base_url=settings.public_url,
+            )
+
+    manifest, deployed_now = guarded(_deploy)
+    verb = "deployed" if deployed_now else "already deployed"
+    for name, address in manifest.addresses().items():
+        typer.echo(f"{verb}: {name} at {address} on chain {manifest.chain_id}")
+
+
+@app.command("seed-demo")
+def seed_demo(data_dir: DataDirOption = None, database_url: DatabaseOption = None) -> None:
+    """Create the demo town (西川町) in the database if it is missing."""
+    from backend.db import make_session_factory, session_scope
+    from backend.runtime import open_database
+    from backend.seed import seed_demo_town
+
+    settings = build_settings(data_dir=data_dir, database_url=database_url)
+    engine = guarded(lambda: open_database(settings))
+    with session_scope(make_session_factory(engine)) as session:
+        town = seed_demo_town(session)
+        typer.echo(f"demo town ready: {town.name_ja} ({town.slug})")
+    engine.dispose()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Everything a running backend holds open: database, chain, deployment manifest.
+
+`open_runtime()` is start-up in one place, in the order that fails fastest: database
+(reachable, migrated), chain (connected, or anvil started), contracts (deployed on first
+start, else the manifest checked against the node), demo town. Each failure is raised as
+an exception with a one-line message; the CLI prints it and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.config import Settings
+from backend.db import make_engine, make_session_factory, migrate, ping, session_scope
+from backend.seed import seed_demo_town
+from minting.chains import Chain, connect
+from minting.compiler import compile_contracts
+from minting.deploy import MANIFEST_FILE, Manifest, ensure_deployed
+
+log = logging.getLogger("furusato")
+
+
+class StartupError(Exception):
+    """Start-up cannot proceed; the message is one line for the operator."""
+
+
+@dataclass
+class Runtime:
+    """Open resources of one backend process."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    chain: Chain
+    manifest: Manifest
+    deployed_now: bool
+
+    def close(self) -> None:
+        """Stop the node we started and release connections; safe to call twice."""
+        self.chain.close()
+        self.engine.dispose()
+
+
+def _database_reason(exc: SQLAlchemyError) -> str:
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def open_database(settings: Settings) -> Engine:
+    """Connect and migrate; raise `StartupError` with the database's own reason."""
+    try:
+        engine = make_engine(settings.database_url)
+        ping(engine)
+        migrate(engine)
+    except SQLAlchemyError as exc:
+        raise StartupError(f"cannot open database: {_database_reason(exc)}") from exc
+    except OSError as exc:
+        raise StartupError(f"cannot open database: {exc}") from exc
+    return engine
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    """Start-up: database, chain, contracts, demo town (see module docstring)."""
+    engine = open_database(settings)
+    try:
+        chain = connect(settings.chain, settings.data_dir)
+    except BaseException:
+        engine.dispose()
+        raise
+    try:
+        # eth-tester chains are new on every start, so their manifest is never kept.
+        manifest_path = None if chain.kind == "eth-tester" else settings.data_dir / MANIFEST_FILE
+        deployer_key = settings.deployer_key.get_secret_value() if settings.deployer_key else None
+        manifest, deployed_now = ensure_deployed(
+            chain,
+            manifest_path,
+            compile_contracts,
+            deployer_key=deployer_key,
+            metadata_base_url=settings.public_url,
+        )
+        if deployed_now:
+            log.info("deployed %s on chain %s", manifest.addresses(), manifest.chain_id)
+        sessions = make_session_factory(engine)
+        if settings.demo_mode and settings.seed_demo:
+            with session_scope(sessions) as session:
+                seed_demo_town(session)
+    except BaseException:
+        chain.close()
+        engine.dispose()
+        raise
+    return Runtime(settings, engine, sessions, chain, manifest, deployed_now)

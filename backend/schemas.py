@@ -1,0 +1,31 @@
+"""Pydantic schemas of the HTTP contract, named by role (`…Public`, `…Page`)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Health(BaseModel):
+    status: str
+    chain_id: int | None
+    block: int | None
+    contracts: dict[str, str]
+    db: str
+
+
+class MunicipalityPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    slug: str
+    name_ja: str
+    name_en: str
+    prefecture: str
+    description_ja: str
+    description_en: str
+
+
+class MunicipalitiesPage(BaseModel):
+    items: list[MunicipalityPublic]
+    total: int
+    limit: int
+    offset: int

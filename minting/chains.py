@@ -1,0 +1,136 @@
+"""Turn a chain URL into a connected `Web3`: the one door to every chain.
+
+    eth-tester://                  in-process py-evm chain, Cancun, fresh every time (unit tests)
+    anvil://                       start anvil on 127.0.0.1 and a free port, state in data_dir
+    anvil://127.0.0.1:PORT         the same on a given port
+    http://HOST:PORT, https://…    any JSON-RPC node (Polygon, Sepolia, a company node)
+
+`connect()` returns a `Chain`, a context manager that stops the node it started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.providers.rpc.utils import ExceptionRetryConfiguration
+
+from minting.anvil import DEV_CHAIN_ID, DEV_MNEMONIC, AnvilNode
+from minting.errors import NodeUnreachable, UnsupportedChainURL
+
+DEV_ACCOUNT_COUNT = 10
+RPC_TIMEOUT_SECONDS = 10.0
+
+Account.enable_unaudited_hdwallet_features()
+
+
+@dataclass
+class Chain:
+    """A connected chain: its `Web3`, the URL it came from and the node we started, if any."""
+
+    url: str
+    w3: Web3
+    kind: str  # "eth-tester", "anvil" or "rpc"
+    node: AnvilNode | None = None
+    _dev_accounts: list[LocalAccount] = field(default_factory=list, repr=False)
+
+    @property
+    def chain_id(self) -> int:
+        return int(self.w3.eth.chain_id)
+
+    @property
+    def is_dev(self) -> bool:
+        """True for chains whose pre-funded accounts everyone knows (never hold value)."""
+        return self.kind in ("eth-tester", "anvil") or self.chain_id == DEV_CHAIN_ID
+
+    def dev_accounts(self) -> list[LocalAccount]:
+        """The pre-funded development accounts, with their keys; empty on real chains."""
+        if not self._dev_accounts and self.is_dev and self.kind != "eth-tester":
+            self._dev_accounts = [
+                Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+                for index in range(DEV_ACCOUNT_COUNT)
+            ]
+        return list(self._dev_accounts)
+
+    def close(self) -> None:
+        if self.node is not None:
+            self.node.stop()
+            self.node = None
+
+    def __enter__(self) -> Chain:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:  # never show keys
+        return f"Chain(url={self.url!r}, kind={self.kind!r})"
+
+
+def _eth_tester_chain(url: str) -> Chain:
+    from eth.vm.forks import CancunVM
+    from eth_tester import EthereumTester, PyEVMBackend
+    from web3.providers.eth_tester import EthereumTesterProvider
+
+    backend = PyEVMBackend(vm_configuration=((0, CancunVM),))
+    w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
+    accounts = [Account.from_key(key.to_bytes()) for key in backend.account_keys]
+    return Chain(url=url, w3=w3, kind="eth-tester", _dev_accounts=accounts)
+
+
+def _http_web3(url: str) -> Web3:
+    provider: Any = Web3.HTTPProvider(
+        url,
+        request_kwargs={"timeout": RPC_TIMEOUT_SECONDS},
+        exception_retry_configuration=ExceptionRetryConfiguration(
+            errors=(requests.ConnectionError, requests.Timeout), retries=2, backoff_factor=0.1
+        ),
+    )
+    return Web3(provider)
+
+
+def _check_reachable(url: str, w3: Web3) -> None:
+    try:
+        w3.eth.chain_id
+    except (requests.RequestException, OSError) as exc:
+        reason = "connection refused" if isinstance(exc, requests.ConnectionError) else type(exc).__name__
+        raise NodeUnreachable(url, reason) from exc
+    except Exception as exc:  # a server that is not a JSON-RPC node answers nonsense
+        raise NodeUnreachable(url, f"not a JSON-RPC node ({type(exc).__name__})") from exc
+
+
+def connect(url: str, data_dir: Path | None = None) -> Chain:
+    """Connect to the chain at `url`; `data_dir` holds anvil's state for `anvil://`.
+
+    Raises `UnsupportedChainURL`, `NodeUnreachable` or `AnvilNotInstalled`.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "eth-tester":
+        return _eth_tester_chain(url)
+    if scheme == "anvil":
+        if parts.hostname not in (None, "", "127.0.0.1", "localhost"):
+            raise UnsupportedChainURL(url)
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise UnsupportedChainURL(url) from exc
+        node = AnvilNode(Path(data_dir or "var"), port=port, chain_id=DEV_CHAIN_ID).start()
+        chain = Chain(url=url, w3=_http_web3(node.url), kind="anvil", node=node)
+        try:
+            _check_reachable(node.url, chain.w3)
+        except NodeUnreachable:
+            chain.close()
+            raise
+        return chain
+    if scheme in ("http", "https") and parts.hostname:
+        w3 = _http_web3(url)
+        _check_reachable(url, w3)
+        return Chain(url=url, w3=w3, kind="rpc")
+    raise UnsupportedChainURL(url)

@@ -1,0 +1,153 @@
+"""Deploy the contracts and keep a manifest of where they are.
+
+The manifest (`<data_dir>/manifest.json`) records the chain id, each contract's address and
+deployment transaction, and the artifact key it was built from. At start-up the backend
+checks it against the node: a manifest from another chain, or an address without code
+(a chain that was reset), stops start-up with one clear line instead of talking to nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from minting.chains import Chain
+from minting.compiler import CompiledTree
+from minting.errors import ContractCodeMissing, DeployerKeyMissing, DeploymentError, ManifestChainMismatch
+from minting.transactions import send_transaction
+
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclass(frozen=True)
+class DeployedContract:
+    """One contract on chain: where it is and which transaction put it there."""
+
+    name: str
+    address: str
+    tx_hash: str
+    block_number: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Where a deployment's contracts live, on which chain, built from which artifacts."""
+
+    chain_id: int
+    artifact_key: str
+    deployer: str
+    deployed_at: str
+    contracts: dict[str, DeployedContract]
+
+    def addresses(self) -> dict[str, str]:
+        return {name: contract.address for name, contract in self.contracts.items()}
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+            contracts = {name: DeployedContract(**entry) for name, entry in data.pop("contracts").items()}
+            return cls(contracts=contracts, **data)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DeploymentError(f"unreadable deployment manifest {path}: {exc}") from exc
+
+
+def deployer_account(chain: Chain, private_key: str | None) -> LocalAccount:
+    """The configured deployer key, else the first pre-funded account of a dev chain."""
+    from eth_account import Account
+
+    if private_key:
+        account: LocalAccount = Account.from_key(private_key)
+        return account
+    accounts = chain.dev_accounts()
+    if not accounts:
+        raise DeployerKeyMissing(chain.chain_id)
+    return accounts[0]
+
+
+def deploy_contracts(
+    chain: Chain,
+    tree: CompiledTree,
+    deployer: LocalAccount,
+    *,
+    card_name: str = "Furusato Digital Resident Card",
+    card_symbol: str = "FURUSATO",
+    metadata_base_url: str = "http://127.0.0.1:8000",
+) -> Manifest:
+    """Deploy the resident card contract; point its token URIs at the backend's metadata route."""
+    w3 = chain.w3
+    artifact = tree["ResidentCard"]
+    factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    receipt = send_transaction(
+        w3,
+        deployer,
+        factory.constructor(card_name, card_symbol, "", deployer.address).build_transaction(
+            {"from": deployer.address}
+        ),
+    )
+    address = Web3.to_checksum_address(receipt["contractAddress"])
+    card = w3.eth.contract(address=address, abi=artifact.abi)
+    base_uri = f"{metadata_base_url.rstrip('/')}/api/v1/tokens/{address}/"
+    send_transaction(w3, deployer, card.functions.setBaseURI(base_uri).build_transaction({"from": deployer.address}))
+    return Manifest(
+        chain_id=chain.chain_id,
+        artifact_key=tree.key,
+        deployer=deployer.address,
+        deployed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        contracts={
+            "ResidentCard": DeployedContract(
+                name="ResidentCard",
+                address=address,
+                tx_hash=receipt["transactionHash"].to_0x_hex(),
+                block_number=int(receipt["blockNumber"]),
+            )
+        },
+    )
+
+
+def verify_manifest(w3: Web3, manifest: Manifest, path: Path) -> None:
+    """Refuse a manifest from another chain, or one whose addresses hold no code."""
+    node_chain_id = int(w3.eth.chain_id)
+    if manifest.chain_id != node_chain_id:
+        raise ManifestChainMismatch(str(path), manifest.chain_id, node_chain_id)
+    for name, contract in manifest.contracts.items():
+        if len(w3.eth.get_code(Web3.to_checksum_address(contract.address))) == 0:
+            raise ContractCodeMissing(str(path), name, contract.address, node_chain_id)
+
+
+def ensure_deployed(
+    chain: Chain,
+    manifest_path: Path | None,
+    tree_loader: Callable[[], CompiledTree],
+    *,
+    deployer_key: str | None = None,
+    metadata_base_url: str = "http://127.0.0.1:8000",
+) -> tuple[Manifest, bool]:
+    """Load and verify the manifest, or deploy and write it on first start.
+
+    Returns the manifest and whether this call deployed. `tree_loader` is called only when a
+    deployment is needed, so a restart never touches the compiler. Without a
+    `manifest_path` (a throw-away chain) it always deploys and keeps nothing.
+    """
+    if manifest_path is not None and manifest_path.exists():
+        manifest = Manifest.load(manifest_path)
+        verify_manifest(chain.w3, manifest, manifest_path)
+        return manifest, False
+    deployer = deployer_account(chain, deployer_key)
+    manifest = deploy_contracts(chain, tree_loader(), deployer, metadata_base_url=metadata_base_url)
+    if manifest_path is not None:
+        manifest.save(manifest_path)
+    return manifest, True
