@@ -11,7 +11,9 @@ process with one line on stderr and exit code 2, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import socket
 import sys
 import time
@@ -126,7 +128,12 @@ def run(
         server = uvicorn.Server(
             uvicorn.Config(create_app(settings, runtime), host=settings.host, port=settings.port, log_level="warning")
         )
-        server.run()
+        # uvicorn shuts down gracefully, then re-raises the signal it caught. Make SIGTERM
+        # behave like Ctrl-C so both end here, with anvil stopped and a zero exit status.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
+        typer.echo("Furusato stopped.")
     finally:
         runtime.close()
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 #: The shipped placeholder. Fine for a demo on a laptop; refused anywhere else.
-PLACEHOLDER_SECRET = "change-me-demo-only"
+PLACEHOLDER_SECRET = "change-me-demo-only"  # noqa: S105 - the value validation refuses
 MIN_SECRET_LENGTH = 32
 CHAIN_SCHEMES = ("eth-tester", "anvil", "http", "https")
 DATABASE_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
@@ -59,9 +59,7 @@ class Settings(BaseSettings):
             url = None
         backend = url.get_backend_name() if url is not None else None
         if url is None or backend not in DATABASE_DRIVERS:
-            raise ValueError(
-                f"unsupported database URL {value!r}: use sqlite:///path.db or postgresql://user@host/db"
-            )
+            raise ValueError(f"unsupported database URL {value!r}: use sqlite:///path.db or postgresql://user@host/db")
         if url.drivername == "postgresql":  # the driver we ship is psycopg 3
             url = url.set(drivername=DATABASE_DRIVERS["postgresql"])
         return url.render_as_string(hide_password=False)

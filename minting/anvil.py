@@ -20,6 +20,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -75,6 +76,8 @@ def _is_our_anvil(pid: int, state_path: Path) -> bool:
 def _wait_for_exit(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):  # reap it if it is our own child
+            os.waitpid(pid, os.WNOHANG)
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -171,7 +174,7 @@ class AnvilNode:
     def _wait_ready(self, timeout: float) -> None:
         assert self.process is not None
         deadline = time.monotonic() + timeout
-        payload = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
+        payload: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 tail = (self.data_dir / LOG_FILE).read_text(errors="replace").strip().splitlines()[-1:]

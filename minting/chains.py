@@ -74,7 +74,7 @@ class Chain:
 
 
 def _eth_tester_chain(url: str) -> Chain:
-    from eth.vm.forks import CancunVM
+    from eth.vm.forks.cancun import CancunVM
     from eth_tester import EthereumTester, PyEVMBackend
     from web3.providers.eth_tester import EthereumTesterProvider
 
@@ -97,7 +97,7 @@ def _http_web3(url: str) -> Web3:
 
 def _check_reachable(url: str, w3: Web3) -> None:
     try:
-        w3.eth.chain_id
+        _ = w3.eth.chain_id  # the cheapest call every node answers
     except (requests.RequestException, OSError) as exc:
         reason = "connection refused" if isinstance(exc, requests.ConnectionError) else type(exc).__name__
         raise NodeUnreachable(url, reason) from exc

@@ -101,9 +101,7 @@ def compiler_settings() -> dict[str, Any]:
         "evmVersion": EVM_VERSION,
         "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
         "remappings": [f"{prefix}={target}" for prefix, target in REMAPPINGS.items()],
-        "outputSelection": {
-            "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "metadata"]}
-        },
+        "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "metadata"]}},
     }
 
 
@@ -230,9 +228,9 @@ def run_compiler(sources: Mapping[str, str], solc_binary: Path) -> dict[str, Any
             solc_binary=solc_binary,
         )
     except SolcError as exc:
-        errors = exc.error_dict or []
-        formatted = _format_errors(list(errors), sources)
-        raise CompilationFailed(formatted or [exc.stderr_data.strip() or str(exc)]) from exc
+        errors: list[dict[str, Any]] = list(exc.error_dict or [])
+        formatted = _format_errors(errors, sources)
+        raise CompilationFailed(formatted or [(exc.stderr_data or "").strip() or str(exc)]) from exc
     except (OSError, ValueError) as exc:  # binary not runnable, or output not JSON
         raise CompilerNotFound(f"cannot run solc at {solc_binary}: {exc}") from exc
     return output

@@ -9,17 +9,18 @@ checks it against the node: a manifest from another chain, or an address without
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.contract import Contract
 
 from minting.chains import Chain
-from minting.compiler import CompiledTree
+from minting.compiler import Artifact, CompiledTree
 from minting.errors import ContractCodeMissing, DeployerKeyMissing, DeploymentError, ManifestChainMismatch
 from minting.transactions import send_transaction
 
@@ -65,6 +66,11 @@ class Manifest:
             raise DeploymentError(f"unreadable deployment manifest {path}: {exc}") from exc
 
 
+def contract_at(w3: Web3, artifact: Artifact, address: str) -> Contract:
+    """A web3 contract object for `artifact` deployed at `address`."""
+    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi)
+
+
 def deployer_account(chain: Chain, private_key: str | None) -> LocalAccount:
     """The configured deployer key, else the first pre-funded account of a dev chain."""
     from eth_account import Account
@@ -94,12 +100,12 @@ def deploy_contracts(
     receipt = send_transaction(
         w3,
         deployer,
-        factory.constructor(card_name, card_symbol, "", deployer.address).build_transaction(
-            {"from": deployer.address}
-        ),
+        factory.constructor(card_name, card_symbol, "", deployer.address).build_transaction({"from": deployer.address}),
     )
+    if receipt["contractAddress"] is None:
+        raise DeploymentError("ResidentCard deployment created no contract")
     address = Web3.to_checksum_address(receipt["contractAddress"])
-    card = w3.eth.contract(address=address, abi=artifact.abi)
+    card = contract_at(w3, artifact, address)
     base_uri = f"{metadata_base_url.rstrip('/')}/api/v1/tokens/{address}/"
     send_transaction(w3, deployer, card.functions.setBaseURI(base_uri).build_transaction({"from": deployer.address}))
     return Manifest(

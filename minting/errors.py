@@ -51,8 +51,7 @@ class UnsupportedChainURL(ChainConnectionError):
     def __init__(self, url: str) -> None:
         self.url = url
         super().__init__(
-            f"unsupported chain URL {url!r}: use eth-tester://, anvil://[127.0.0.1:PORT], "
-            "http://… or https://…"
+            f"unsupported chain URL {url!r}: use eth-tester://, anvil://[127.0.0.1:PORT], http://… or https://…"
         )
 
 
@@ -108,8 +107,7 @@ class DeployerKeyMissing(DeploymentError):
 
     def __init__(self, chain_id: int) -> None:
         super().__init__(
-            f"chain {chain_id} is not a development chain: set FURUSATO_DEPLOYER_KEY "
-            "(hex private key) to deploy"
+            f"chain {chain_id} is not a development chain: set FURUSATO_DEPLOYER_KEY (hex private key) to deploy"
         )
 
 

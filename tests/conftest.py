@@ -95,7 +95,9 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"server exited early:\n{self.process.stdout.read() if self.process.stdout else ''}")
+                raise AssertionError(
+                    f"server exited early:\n{self.process.stdout.read() if self.process.stdout else ''}"
+                )
             try:
                 response = requests.get(f"{self.url}/healthz", timeout=2)
                 if response.status_code == 200:

@@ -15,9 +15,7 @@ router = APIRouter(prefix="/api/v1", tags=["municipalities"])
 @router.get("/municipalities", response_model=MunicipalitiesPage)
 def list_municipalities(session: SessionDep, page: PageDep) -> MunicipalitiesPage:
     total = session.scalar(select(func.count()).select_from(Municipality)) or 0
-    towns = session.scalars(
-        select(Municipality).order_by(Municipality.id).limit(page.limit).offset(page.offset)
-    ).all()
+    towns = session.scalars(select(Municipality).order_by(Municipality.id).limit(page.limit).offset(page.offset)).all()
     return MunicipalitiesPage(
         items=[MunicipalityPublic.model_validate(town) for town in towns],
         total=total,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import solcx
+from packaging.version import Version
 
 from minting import compiler
 from minting.compiler import SOLC_VERSION, SOLCJS_EXECUTABLE, compile_contracts, resolve_solc_binary
@@ -81,7 +82,7 @@ def test_compile_error_reports_file_and_line(tmp_path: Path) -> None:
 
 
 def test_solcjs_executable_answers_version_like_native_solc() -> None:
-    assert solcx.wrapper.get_solc_version(SOLCJS_EXECUTABLE) == solcx.install.Version(SOLC_VERSION)
+    assert solcx.wrapper.get_solc_version(SOLCJS_EXECUTABLE) == Version(SOLC_VERSION)
 
 
 def test_solcjs_executable_writes_large_output_whole(tmp_path: Path) -> None:
@@ -129,7 +130,7 @@ def test_native_solc_installed_by_py_solc_x_is_preferred_to_solcjs(
     monkeypatch.setenv("SOLCX_BINARY_PATH", str(tmp_path))
 
     assert resolve_solc_binary() == native
-    assert solcx.wrapper.get_solc_version(native) == solcx.install.Version(SOLC_VERSION)
+    assert solcx.wrapper.get_solc_version(native) == Version(SOLC_VERSION)
 
     native.unlink()
     assert resolve_solc_binary() == SOLCJS_EXECUTABLE

@@ -1,0 +1,63 @@
+"""The town page in a real Chromium: Japanese first, English on request."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import ARTIFACTS_DIR
+
+pytestmark = pytest.mark.browser
+
+
+def test_town_page_reads_japanese_then_switches_to_english(page: Page, server: Any) -> None:
+    page.goto(f"{server.url}/")
+
+    heading = page.locator("h1")
+    expect(heading).to_have_text("西川町のデジタル住民票")
+    expect(page.locator("html")).to_have_attribute("lang", "ja")
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS_DIR / "town-page-ja.png", full_page=True)
+
+    page.get_by_role("button", name=re.compile("Switch language")).click()
+
+    expect(heading).to_have_text("Nishikawa Town digital resident card")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("#town-prefecture")).to_have_text("Yamagata")
+    page.screenshot(path=ARTIFACTS_DIR / "town-page-en.png", full_page=True)
+
+    page.reload()  # the choice is remembered
+    expect(heading).to_have_text("Nishikawa Town digital resident card")
+    page.get_by_role("button", name=re.compile("Switch language")).click()
+    expect(heading).to_have_text("西川町のデジタル住民票")
+
+
+def test_japanese_text_renders_with_a_cjk_font(page: Page, server: Any) -> None:
+    """Tofu (missing glyphs) would render every kanji at one width; Noto CJK does not."""
+    page.goto(f"{server.url}/")
+    expect(page.locator("h1")).to_have_text("西川町のデジタル住民票")
+    widths = page.evaluate(
+        """() => ['西', 'ー', 'A'].map(ch => {
+            const span = document.createElement('span');
+            span.style.font = '32px sans-serif';
+            span.textContent = ch.repeat(10);
+            document.body.appendChild(span);
+            const w = span.getBoundingClientRect().width;
+            span.remove();
+            return w;
+        })"""
+    )
+    kanji, _dash, latin = widths
+    assert kanji > latin * 1.3  # full-width glyphs from a CJK font
+
+
+def test_town_page_without_javascript_is_readable_japanese(browser: Any, server: Any) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{server.url}/")
+    expect(page.locator("h1")).to_contain_text("デジタル住民票")
+    expect(page.locator(".features li")).to_have_count(3)
+    context.close()
