@@ -13,12 +13,15 @@
      │    ├── ContractCodeMissing     no code at an address the manifest names
      │    └── DeployerKeyMissing      a non-dev chain and no deployer key configured
      └── TransactionFailed            a transaction reverted or was never mined
+      └── ContractReverted        a revert decoded to the contract's custom error and arguments
 
 The messages are written for the person at the terminal: they say what is wrong and what
 to do, in one line, and never contain a key.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class ChainLayerError(Exception):
@@ -112,4 +115,23 @@ class DeployerKeyMissing(DeploymentError):
 
 
 class TransactionFailed(ChainLayerError):
-    """A transaction reverted or was not mined in time."""
+    """A transaction reverted or was not mined in time; `receipt` is set when it was mined."""
+
+    def __init__(self, message: str, *, receipt: Any = None) -> None:
+        self.receipt = receipt
+        super().__init__(message)
+
+
+class ContractReverted(TransactionFailed):
+    """A call or transaction reverted with the contract's custom error `error`.
+
+    `args` maps the error's parameter names to their decoded values; `data` is the raw
+    revert data.
+    """
+
+    def __init__(self, error: str, args: dict[str, Any], data: bytes) -> None:
+        self.error = error
+        self.arguments = args
+        self.data = data
+        shown = ", ".join(f"{key}={value!r}" for key, value in args.items())
+        super().__init__(f"reverted with {error}({shown})")

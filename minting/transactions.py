@@ -47,5 +47,5 @@ def send_transaction(w3: Web3, account: LocalAccount, tx: TxParams | dict[str, A
     except TimeExhausted as exc:
         raise TransactionFailed(f"transaction {tx_hash.to_0x_hex()} not mined in time") from exc
     if receipt["status"] != 1:
-        raise TransactionFailed(f"transaction {tx_hash.to_0x_hex()} reverted")
+        raise TransactionFailed(f"transaction {tx_hash.to_0x_hex()} reverted", receipt=receipt)
     return receipt

@@ -75,7 +75,9 @@ def main() -> None:
     print(f"compiler: {resolve_solc_binary()}  (python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
     cold, cached = time_compile(args.runs)
     print(f"compile cold   median {statistics.median(cold):7.3f} s  (runs: {', '.join(f'{t:.2f}' for t in cold)})")
-    print(f"compile cached median {statistics.median(cached):7.3f} s  -> {statistics.median(cold) / statistics.median(cached):.0f}x faster than cold")
+    print(
+        f"compile cached median {statistics.median(cached):7.3f} s  -> {statistics.median(cold) / statistics.median(cached):.0f}x faster than cold"
+    )
 
     first, restart = [], []
     for _ in range(args.runs):
@@ -86,8 +88,12 @@ def main() -> None:
             restart.append(seconds)
             assert again["contracts"] == health["contracts"], "restart redeployed"
             assert int(again["block"]) >= int(health["block"]), "block height went down"  # type: ignore[call-overload]
-    print(f"first start to healthy   median {statistics.median(first):6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in first)})")
-    print(f"restart to healthy       median {statistics.median(restart):6.2f} s  -> {statistics.median(restart) / statistics.median(first):.2f}x of first start")
+    print(
+        f"first start to healthy   median {statistics.median(first):6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in first)})"
+    )
+    print(
+        f"restart to healthy       median {statistics.median(restart):6.2f} s  -> {statistics.median(restart) / statistics.median(first):.2f}x of first start"
+    )
 
 
 if __name__ == "__main__":
