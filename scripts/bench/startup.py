@@ -67,6 +67,10 @@ def time_to_healthy(data_dir: Path) -> tuple[float, dict[str, object]]:
         process.wait(30)
 
 
+def _runs(seconds: list[float]) -> str:
+    return ", ".join(f"{value:.2f}" for value in seconds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
@@ -74,10 +78,9 @@ def main() -> None:
 
     print(f"compiler: {resolve_solc_binary()}  (python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
     cold, cached = time_compile(args.runs)
-    print(f"compile cold   median {statistics.median(cold):7.3f} s  (runs: {', '.join(f'{t:.2f}' for t in cold)})")
-    print(
-        f"compile cached median {statistics.median(cached):7.3f} s  -> {statistics.median(cold) / statistics.median(cached):.0f}x faster than cold"
-    )
+    cold_s, cached_s = statistics.median(cold), statistics.median(cached)
+    print(f"compile cold   median {cold_s:7.3f} s  (runs: {_runs(cold)})")
+    print(f"compile cached median {cached_s:7.3f} s  -> {cold_s / cached_s:.0f}x faster than cold")
 
     first, restart = [], []
     for _ in range(args.runs):
@@ -88,12 +91,9 @@ def main() -> None:
             restart.append(seconds)
             assert again["contracts"] == health["contracts"], "restart redeployed"
             assert int(again["block"]) >= int(health["block"]), "block height went down"  # type: ignore[call-overload]
-    print(
-        f"first start to healthy   median {statistics.median(first):6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in first)})"
-    )
-    print(
-        f"restart to healthy       median {statistics.median(restart):6.2f} s  -> {statistics.median(restart) / statistics.median(first):.2f}x of first start"
-    )
+    first_s, restart_s = statistics.median(first), statistics.median(restart)
+    print(f"first start to healthy   median {first_s:6.2f} s  (runs: {_runs(first)})")
+    print(f"restart to healthy       median {restart_s:6.2f} s  -> {restart_s / first_s:.2f}x of first start")
 
 
 if __name__ == "__main__":
