@@ -25,7 +25,7 @@ import typer
 from pydantic import ValidationError
 
 from backend.config import Settings
-from minting.errors import ChainLayerError
+from minting.errors import ChainLayerError, CompilationFailed
 
 app = typer.Typer(
     help="Furusato: digital resident cards and park naming rights for Japanese towns.",
@@ -77,6 +77,10 @@ def guarded(action: Callable[[], T]) -> T:
 
     try:
         return action()
+    except CompilationFailed as exc:  # the one multi-line report: every error, file:line first
+        for line in exc.errors:
+            typer.echo(line, err=True)
+        fail(f"compilation failed with {len(exc.errors)} error(s)")
     except (ChainLayerError, StartupError) as exc:
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,13 +74,44 @@ class Chain:
         return f"Chain(url={self.url!r}, kind={self.kind!r})"
 
 
+def _revert_preserving_endpoints() -> dict[str, dict[str, Any]]:
+    """eth-tester's RPC endpoints, with revert data passed on intact.
+
+    web3's eth-tester provider decodes every revert as `Error(string)`; custom-error data
+    that happens to look like a huge string length makes it raise OverflowError instead of a
+    revert. Handing it the bytes' repr gives the same "execution reverted: b'…'" it produces
+    when decoding fails, which `minting.reverts` decodes.
+    """
+    from eth_tester.exceptions import TransactionFailed
+    from web3.providers.eth_tester.defaults import API_ENDPOINTS
+
+    def guarded(delegator: Callable[..., Any]) -> Callable[..., Any]:
+        def call(tester: Any, params: Any) -> Any:
+            try:
+                return delegator(tester, params)
+            except TransactionFailed as exc:
+                raw = exc.args[0] if exc.args else None
+                if isinstance(raw, Exception):
+                    raw = raw.args[0] if raw.args else None
+                if isinstance(raw, bytes):
+                    raise TransactionFailed(repr(raw)) from exc
+                raise
+
+        return call
+
+    endpoints = {namespace: dict(methods) for namespace, methods in API_ENDPOINTS.items()}
+    for method in ("call", "estimateGas"):
+        endpoints["eth"][method] = guarded(endpoints["eth"][method])
+    return endpoints
+
+
 def _eth_tester_chain(url: str) -> Chain:
     from eth.vm.forks.cancun import CancunVM
     from eth_tester import EthereumTester, PyEVMBackend
     from web3.providers.eth_tester import EthereumTesterProvider
 
     backend = PyEVMBackend(vm_configuration=((0, CancunVM),))
-    w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
+    w3 = Web3(EthereumTesterProvider(EthereumTester(backend), api_endpoints=_revert_preserving_endpoints()))
     accounts = [Account.from_key(key.to_bytes()) for key in backend.account_keys]
     return Chain(url=url, w3=w3, kind="eth-tester", _dev_accounts=accounts)
 

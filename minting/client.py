@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Self
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -35,8 +36,8 @@ class ContractClient:
         return cls(w3, w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi), account)
 
     @property
-    def address(self) -> str:
-        return str(self.contract.address)
+    def address(self) -> ChecksumAddress:
+        return self.contract.address
 
     def as_account(self, account: LocalAccount) -> Self:
         """The same contract, with transactions signed by `account`."""

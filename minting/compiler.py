@@ -34,6 +34,8 @@ SOLC_VERSION = "0.8.37"
 #: eth-tester defaults to Prague and anvil to its newest fork; we pin both to Cancun.
 EVM_VERSION = "cancun"
 OPTIMIZER_RUNS = 200
+#: Bump when what is stored per artifact changes, so old caches are rebuilt.
+ARTIFACT_FORMAT = 2
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS_DIR = REPO_ROOT / "contracts"
@@ -155,6 +157,7 @@ def cache_key(sources: Mapping[str, str]) -> str:
         "sources": {name: hashlib.sha256(text.encode()).hexdigest() for name, text in sources.items()},
         "settings": compiler_settings(),
         "solc": SOLC_VERSION,
+        "format": ARTIFACT_FORMAT,
         "packages": _imported_package_versions(sources),
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
@@ -256,6 +259,8 @@ def compile_contracts(
     artifacts: dict[str, Artifact] = {}
     for source_name in sources:
         for name, compiled in output.get("contracts", {}).get(source_name, {}).items():
+            if not compiled["evm"]["bytecode"]["object"]:
+                continue  # an interface or abstract contract: nothing to deploy
             artifacts[name] = Artifact(
                 name=name,
                 source=source_name,

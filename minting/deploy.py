@@ -22,7 +22,7 @@ from web3.contract import Contract
 from minting.chains import Chain
 from minting.compiler import Artifact, CompiledTree
 from minting.errors import ContractCodeMissing, DeployerKeyMissing, DeploymentError, ManifestChainMismatch
-from minting.transactions import send_transaction
+from minting.resident_card import ResidentCardClient
 
 MANIFEST_FILE = "manifest.json"
 
@@ -94,20 +94,10 @@ def deploy_contracts(
     metadata_base_url: str = "http://127.0.0.1:8000",
 ) -> Manifest:
     """Deploy the resident card contract; point its token URIs at the backend's metadata route."""
-    w3 = chain.w3
-    artifact = tree["ResidentCard"]
-    factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    receipt = send_transaction(
-        w3,
-        deployer,
-        factory.constructor(card_name, card_symbol, "", deployer.address).build_transaction({"from": deployer.address}),
+    card, receipt = ResidentCardClient.deploy(
+        chain.w3, tree["ResidentCard"], deployer, name=card_name, symbol=card_symbol
     )
-    if receipt["contractAddress"] is None:
-        raise DeploymentError("ResidentCard deployment created no contract")
-    address = Web3.to_checksum_address(receipt["contractAddress"])
-    card = contract_at(w3, artifact, address)
-    base_uri = f"{metadata_base_url.rstrip('/')}/api/v1/tokens/{address}/"
-    send_transaction(w3, deployer, card.functions.setBaseURI(base_uri).build_transaction({"from": deployer.address}))
+    card.set_base_uri(f"{metadata_base_url.rstrip('/')}/api/v1/tokens/{card.address}/")
     return Manifest(
         chain_id=chain.chain_id,
         artifact_key=tree.key,
@@ -116,7 +106,7 @@ def deploy_contracts(
         contracts={
             "ResidentCard": DeployedContract(
                 name="ResidentCard",
-                address=address,
+                address=card.address,
                 tx_hash=receipt["transactionHash"].to_0x_hex(),
                 block_number=int(receipt["blockNumber"]),
             )

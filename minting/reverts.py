@@ -15,6 +15,7 @@ from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
 
 from minting.errors import ContractReverted
 
@@ -95,9 +96,11 @@ def decode_revert(abi: Sequence[Mapping[str, Any]], data: bytes | None) -> Contr
         values = abi_decode(types, payload)
     except Exception:  # malformed payload: keep the name, drop the arguments
         return ContractReverted(name, {}, data)
-    return ContractReverted(
-        name, {key or f"arg{i}": value for i, (key, value) in enumerate(zip(names, values, strict=True))}, data
+    values = tuple(
+        to_checksum_address(value) if kind == "address" else value for kind, value in zip(types, values, strict=True)
     )
+    arguments = {key or f"arg{i}": value for i, (key, value) in enumerate(zip(names, values, strict=True))}
+    return ContractReverted(name, arguments, data)
 
 
 def translate(abi: Sequence[Mapping[str, Any]], exc: BaseException) -> ContractReverted | None:

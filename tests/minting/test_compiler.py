@@ -50,7 +50,7 @@ def test_second_compile_of_unchanged_tree_makes_no_compiler_call(
     assert (first.from_cache, second.from_cache) == (False, True)
     assert second.key == first.key
     assert second["ResidentCard"] == first["ResidentCard"]
-    assert first["ResidentCard"].bytecode.startswith("0x6080")
+    assert len(first["ResidentCard"].deployed_bytecode) > 10_000  # real code, hex
 
 
 def test_editing_a_source_recompiles(contracts_copy: Path, tmp_path: Path, compiler_calls: list[int]) -> None:
