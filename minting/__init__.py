@@ -1,8 +1,9 @@
 """Furusato's chain layer: compile, connect, deploy. Knows no HTTP and never imports `backend`."""
 
 from minting.chains import Chain, connect
+from minting.client import ContractClient
 from minting.compiler import SOLC_VERSION, Artifact, CompiledTree, compile_contracts
-from minting.deploy import Manifest, contract_at, deploy_contracts, ensure_deployed, verify_manifest
+from minting.deploy import Manifest, deploy_contracts, ensure_deployed, verify_manifest
 from minting.errors import (
     AnvilNotInstalled,
     ChainConnectionError,
@@ -11,6 +12,7 @@ from minting.errors import (
     CompilerError,
     CompilerNotFound,
     ContractCodeMissing,
+    ContractReverted,
     DeployerKeyMissing,
     DeploymentError,
     ManifestChainMismatch,
@@ -18,6 +20,8 @@ from minting.errors import (
     TransactionFailed,
     UnsupportedChainURL,
 )
+from minting.resident_card import MintResult, ResidentCardClient, Series
+from minting.signing import MovePermit, Voucher
 
 __all__ = [
     "SOLC_VERSION",
@@ -30,17 +34,23 @@ __all__ = [
     "CompiledTree",
     "CompilerError",
     "CompilerNotFound",
+    "ContractClient",
     "ContractCodeMissing",
+    "ContractReverted",
     "DeployerKeyMissing",
     "DeploymentError",
     "Manifest",
     "ManifestChainMismatch",
+    "MintResult",
+    "MovePermit",
     "NodeUnreachable",
+    "ResidentCardClient",
+    "Series",
     "TransactionFailed",
     "UnsupportedChainURL",
+    "Voucher",
     "compile_contracts",
     "connect",
-    "contract_at",
     "deploy_contracts",
     "ensure_deployed",
     "verify_manifest",

@@ -17,10 +17,9 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.contract import Contract
 
 from minting.chains import Chain
-from minting.compiler import Artifact, CompiledTree
+from minting.compiler import CompiledTree
 from minting.errors import ContractCodeMissing, DeployerKeyMissing, DeploymentError, ManifestChainMismatch
 from minting.resident_card import ResidentCardClient
 
@@ -64,11 +63,6 @@ class Manifest:
             return cls(contracts=contracts, **data)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DeploymentError(f"unreadable deployment manifest {path}: {exc}") from exc
-
-
-def contract_at(w3: Web3, artifact: Artifact, address: str) -> Contract:
-    """A web3 contract object for `artifact` deployed at `address`."""
-    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi)
 
 
 def deployer_account(chain: Chain, private_key: str | None) -> LocalAccount:

@@ -9,8 +9,9 @@ import pytest
 from minting.anvil import PID_FILE, AnvilNode, free_port
 from minting.chains import connect
 from minting.compiler import CompiledTree
-from minting.deploy import MANIFEST_FILE, Manifest, contract_at, ensure_deployed
+from minting.deploy import MANIFEST_FILE, Manifest, ensure_deployed
 from minting.errors import NodeUnreachable
+from minting.resident_card import ResidentCardClient
 
 pytestmark = pytest.mark.anvil
 
@@ -20,10 +21,10 @@ def test_state_and_addresses_survive_a_restart(tmp_path: Path, compiled: Compile
     with connect("anvil://", tmp_path) as chain:
         assert chain.chain_id == 31337
         manifest, deployed = ensure_deployed(chain, manifest_path, lambda: compiled)
-        card = contract_at(chain.w3, compiled["ResidentCard"], manifest.addresses()["ResidentCard"])
         minter, holder = chain.dev_accounts()[0], chain.dev_accounts()[1]
-        tx = card.functions.mintBatch([holder.address], [42]).transact({"from": minter.address})
-        chain.w3.eth.wait_for_transaction_receipt(tx)
+        card = ResidentCardClient.at(chain.w3, compiled["ResidentCard"], manifest.addresses()["ResidentCard"], minter)
+        card.add_series(1, 100)
+        card.mint_batch([holder.address], [42])
         height = chain.w3.eth.block_number
         first_port = chain.node.port if chain.node else None
     assert deployed
@@ -31,11 +32,11 @@ def test_state_and_addresses_survive_a_restart(tmp_path: Path, compiled: Compile
 
     with connect("anvil://", tmp_path) as chain:
         again, deployed_again = ensure_deployed(chain, manifest_path, lambda: pytest.fail("must not compile"))
-        card = contract_at(chain.w3, compiled["ResidentCard"], again.addresses()["ResidentCard"])
+        card = ResidentCardClient.at(chain.w3, compiled["ResidentCard"], again.addresses()["ResidentCard"])
         assert not deployed_again
         assert again == manifest == Manifest.load(manifest_path)
         assert chain.w3.eth.block_number >= height
-        assert card.functions.ownerOf(42).call() == holder.address
+        assert card.owner_of(42) == holder.address
         assert chain.node is not None
         assert chain.node.port is not None
         assert first_port is not None

@@ -6,53 +6,29 @@ from pathlib import Path
 
 import pytest
 from web3 import Web3
-from web3.contract import Contract
-from web3.logs import DISCARD
 
 from minting.chains import Chain
 from minting.compiler import CompiledTree
-from minting.deploy import Manifest, contract_at, deploy_contracts, ensure_deployed, verify_manifest
+from minting.deploy import Manifest, deploy_contracts, ensure_deployed, verify_manifest
 from minting.errors import ContractCodeMissing, DeployerKeyMissing, ManifestChainMismatch
+from minting.resident_card import ResidentCardClient
 
 pytestmark = pytest.mark.chain
 
 
-def _card(chain: Chain, compiled: CompiledTree, manifest: Manifest) -> Contract:
-    return contract_at(chain.w3, compiled["ResidentCard"], manifest.addresses()["ResidentCard"])
-
-
 def test_deploy_then_call_the_card(eth_tester_chain: Chain, compiled: CompiledTree) -> None:
-    deployer = eth_tester_chain.dev_accounts()[0]
+    deployer, holder = eth_tester_chain.dev_accounts()[:2]
     manifest = deploy_contracts(eth_tester_chain, compiled, deployer, metadata_base_url="https://town.example")
-    card = _card(eth_tester_chain, compiled, manifest)
-    address = manifest.contracts["ResidentCard"].address
+    address = manifest.addresses()["ResidentCard"]
+    card = ResidentCardClient.at(eth_tester_chain.w3, compiled["ResidentCard"], address, deployer)
 
     assert manifest.chain_id == eth_tester_chain.chain_id
-    assert card.functions.name().call() == "Furusato Digital Resident Card"
-    assert card.functions.hasRole(card.functions.MINTER_ROLE().call(), deployer.address).call()
-    assert card.functions.supportsInterface(bytes.fromhex("80ac58cd")).call()  # ERC-721
-    assert card.functions.supportsInterface(bytes.fromhex("49064906")).call()  # ERC-4906
-
-    holder = eth_tester_chain.dev_accounts()[1].address
-    tx = card.functions.mintBatch([holder], [7]).transact({"from": deployer.address})
-    eth_tester_chain.w3.eth.wait_for_transaction_receipt(tx)
-    assert card.functions.ownerOf(7).call() == holder
-    assert card.functions.tokenURI(7).call() == f"https://town.example/api/v1/tokens/{address}/7"
-
-
-def test_replayed_batch_mints_only_what_is_missing(eth_tester_chain: Chain, compiled: CompiledTree) -> None:
-    deployer = eth_tester_chain.dev_accounts()[0]
-    card = _card(eth_tester_chain, compiled, deploy_contracts(eth_tester_chain, compiled, deployer))
-    holders = [account.address for account in eth_tester_chain.dev_accounts()[1:4]]
-    card.functions.mintBatch(holders[:2], [1, 2]).transact({"from": deployer.address})
-
-    replay = card.functions.mintBatch(holders, [1, 2, 3]).transact({"from": deployer.address})
-    receipt = eth_tester_chain.w3.eth.wait_for_transaction_receipt(replay)
-    issued = card.events.CardIssued().process_receipt(receipt, errors=DISCARD)
-
-    assert [event["args"]["tokenId"] for event in issued] == [3]
-    assert card.functions.balanceOf(holders[0]).call() == 1
-    assert [card.functions.ownerOf(i).call() for i in (1, 2, 3)] == holders
+    assert card.contract.functions.name().call() == "Furusato Digital Resident Card"
+    assert card.has_role("MINTER_ROLE", deployer.address)
+    card.add_series(1, 100)
+    card.mint_batch([holder.address], [7])
+    assert card.owner_of(7) == holder.address
+    assert card.token_uri(7) == f"https://town.example/api/v1/tokens/{address}/7"
 
 
 def test_manifest_round_trips_and_restart_does_not_redeploy(
