@@ -231,12 +231,18 @@ class NamingRightsClient(ContractClient):
         name: str = "Furusato Park Naming Rights",
         symbol: str = "FURUSATO-NAME",
         base_uri: str = "",
+        gas: int | None = None,
     ) -> Self:
-        """Deploy with `admin` holding every role; proceeds go to `treasury` (default: admin)."""
+        """Deploy with `admin` holding every role; proceeds go to `treasury` (default: admin).
+
+        `gas` skips the node's estimate (slow on eth-tester for a deployment).
+        """
         factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        tx = factory.constructor(name, symbol, base_uri, admin.address, treasury or admin.address).build_transaction(
-            {"from": admin.address}
-        )
+        params: dict[str, Any] = {"from": admin.address}
+        if gas is not None:
+            params["gas"] = gas
+        constructor = factory.constructor(name, symbol, base_uri, admin.address, treasury or admin.address)
+        tx = constructor.build_transaction(params)
         receipt = send_transaction(w3, admin, tx)
         address = receipt["contractAddress"]
         if address is None:

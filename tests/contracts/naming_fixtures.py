@@ -35,6 +35,7 @@ EXTENSION = 600
 DAY = 86_400
 #: Gas for set-up transactions that must succeed (skips eth-tester's slow estimate).
 SETUP_GAS = 600_000
+DEPLOY_GAS = 5_000_000
 
 
 def travel_to(w3: Web3, timestamp: int) -> None:
@@ -66,8 +67,10 @@ def lot_config(start: int, **overrides: Any) -> LotConfig:
 
 
 def deploy_artifact(w3: Web3, artifact: Artifact, deployer: LocalAccount, *args: Any) -> Contract:
+    """Deploy a test contract (fixed gas: eth-tester's estimate of a deployment is slow)."""
     factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    receipt = send_transaction(w3, deployer, factory.constructor(*args).build_transaction({"from": deployer.address}))
+    tx = factory.constructor(*args).build_transaction({"from": deployer.address, "gas": DEPLOY_GAS})
+    receipt = send_transaction(w3, deployer, tx)
     assert receipt["contractAddress"] is not None
     return w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
 
@@ -135,7 +138,12 @@ def build_world(compiled: CompiledTree, test_artifacts: CompiledTree, chain: Cha
     accounts = chain.dev_accounts()
     admin, treasury = accounts[0], accounts[9]
     client = NamingRightsClient.deploy(
-        chain.w3, compiled["NamingRights"], admin, treasury=treasury.address, base_uri="https://town.example/t/"
+        chain.w3,
+        compiled["NamingRights"],
+        admin,
+        treasury=treasury.address,
+        base_uri="https://town.example/t/",
+        gas=DEPLOY_GAS,
     )
     return NamingWorld(
         chain=chain,

@@ -28,29 +28,47 @@ interface INamingRightsFunds {
 }
 
 /// @title FundsProbe — reads NamingRights' funds accounting in one call (test only)
-/// @notice Lets a property test check, after every step, that the contract's balance equals
-/// what it owes, without a dozen separate `eth_call`s.
+/// @notice Lets a property test compare the whole contract with its model after every step
+/// in one `eth_call` instead of a dozen.
 contract FundsProbe {
     uint8 private constant OPEN = 1;
 
-    /// @return held the contract's balance
-    /// @return refunds the sum of `pendingRefund` over `accounts`
-    /// @return liveBids the sum of the highest bids of open lots
-    /// @return proceeds the treasury's unwithdrawn proceeds
-    function funds(INamingRightsFunds target, address[] calldata accounts)
+    struct Snapshot {
+        uint256 held; // the contract's balance
+        uint256 owed; // sum of refunds over `accounts`, live highest bids and proceeds
+        uint256[] refunds; // pendingRefund of each of `accounts`
+        uint256 proceeds;
+        uint256[] highestBids; // per lot, ids 1..lotCount
+        address[] highestBidders;
+        uint8[] statuses;
+        uint64[] auctionEnds;
+    }
+
+    function snapshot(INamingRightsFunds target, address[] calldata accounts)
         external
         view
-        returns (uint256 held, uint256 refunds, uint256 liveBids, uint256 proceeds)
+        returns (Snapshot memory s)
     {
-        held = address(target).balance;
+        s.held = address(target).balance;
+        s.refunds = new uint256[](accounts.length);
         for (uint256 i = 0; i < accounts.length; ++i) {
-            refunds += target.pendingRefund(accounts[i]);
+            s.refunds[i] = target.pendingRefund(accounts[i]);
+            s.owed += s.refunds[i];
         }
+        s.proceeds = target.proceeds();
+        s.owed += s.proceeds;
         uint256 count = target.lotCount();
-        for (uint256 lotId = 1; lotId <= count; ++lotId) {
-            INamingRightsFunds.Lot memory lot_ = target.lot(lotId);
-            if (lot_.status == OPEN) liveBids += lot_.highestBid;
+        s.highestBids = new uint256[](count);
+        s.highestBidders = new address[](count);
+        s.statuses = new uint8[](count);
+        s.auctionEnds = new uint64[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            INamingRightsFunds.Lot memory lot_ = target.lot(i + 1);
+            s.highestBids[i] = lot_.highestBid;
+            s.highestBidders[i] = lot_.highestBidder;
+            s.statuses[i] = lot_.status;
+            s.auctionEnds[i] = lot_.auctionEnd;
+            if (lot_.status == OPEN) s.owed += lot_.highestBid;
         }
-        proceeds = target.proceeds();
     }
 }
