@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -45,7 +46,7 @@ class ResidentCardMachine(RuleBasedStateMachine):
             self.card.add_series(first, last, price_wei=PRICE, soulbound=soulbound)
         self.holders: dict[int, str] = {}
         self.touched: set[int] = set()
-        self.last_batch: tuple[list[str], list[int]] | None = None
+        self.last_batch: tuple[list[ChecksumAddress], list[int]] | None = None
 
     def teardown(self) -> None:
         try:
