@@ -6,6 +6,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Slither has its own virtualenv: slither-analyzer pins a web3 that conflicts with ours.
+SLITHER_VENV := .venv-slither
 # Empty means "furusato's default or the FURUSATO_* environment variable".
 PORT ?=
 DATA_DIR ?=
@@ -25,6 +27,11 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
+$(SLITHER_VENV)/.installed: requirements-slither.lock
+	@test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-slither.lock
+	@touch $@
+
 node_modules/.installed: package-lock.json package.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -35,7 +42,7 @@ run: setup
 system-deps:
 	@scripts/system-deps.sh
 
-test: setup system-deps
+test: setup system-deps $(SLITHER_VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup
