@@ -692,7 +692,7 @@ contract NamingRights is ERC721, AccessControl, IERC4906, ReentrancyGuardTransie
                 }
                 continue;
             }
-            uint256 continuation;
+            uint256 continuation = 0;
             uint8 low = 0x80; // bounds of the first continuation byte
             uint8 high = 0xbf;
             if (lead >= 0xc2 && lead <= 0xdf) {

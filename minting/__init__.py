@@ -20,6 +20,7 @@ from minting.errors import (
     TransactionFailed,
     UnsupportedChainURL,
 )
+from minting.naming_rights import Lot, LotConfig, NamingRightsClient
 from minting.resident_card import MintResult, ResidentCardClient, Series
 from minting.signing import MovePermit, Voucher
 
@@ -39,10 +40,13 @@ __all__ = [
     "ContractReverted",
     "DeployerKeyMissing",
     "DeploymentError",
+    "Lot",
+    "LotConfig",
     "Manifest",
     "ManifestChainMismatch",
     "MintResult",
     "MovePermit",
+    "NamingRightsClient",
     "NodeUnreachable",
     "ResidentCardClient",
     "Series",

@@ -18,20 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import solcx
-from packaging.version import Version
-from solcx.exceptions import SolcError
 
 from minting.compiler import (
     CONTRACTS_DIR,
     REPO_ROOT,
     SOLC_VERSION,
-    _format_errors,
-    _sources,
     cache_key,
     compiler_settings,
+    read_sources,
     resolve_solc_binary,
+    run_compiler,
+    standard_input,
 )
-from minting.errors import CompilationFailed, CompilerNotFound
 
 BUILD_INFO_FORMAT = "hh-sol-build-info-1"
 #: Where Hardhat keeps build-info files, under the analysis build directory.
@@ -60,27 +58,6 @@ def build_info_key(sources: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
-def _compile(standard_input: dict[str, Any], sources: dict[str, str], solc_binary: Path) -> tuple[dict[str, Any], str]:
-    """Run solc's standard-JSON interface; return the output and the long version string."""
-    try:
-        long_version = solcx.wrapper.get_solc_version(solc_binary, with_commit_hash=True)
-        if Version(long_version.base_version) != Version(SOLC_VERSION):
-            raise CompilerNotFound(f"{solc_binary} is solc {long_version}; Furusato pins {SOLC_VERSION}")
-        output: dict[str, Any] = solcx.compile_standard(
-            standard_input,
-            base_path=str(REPO_ROOT),
-            allow_paths=[str(REPO_ROOT)],
-            solc_binary=solc_binary,
-        )
-    except SolcError as exc:
-        errors: list[dict[str, Any]] = list(exc.error_dict or [])
-        formatted = _format_errors(errors, sources)
-        raise CompilationFailed(formatted or [(exc.stderr_data or "").strip() or str(exc)]) from exc
-    except (OSError, ValueError) as exc:  # binary not runnable, or output not JSON
-        raise CompilerNotFound(f"cannot run solc at {solc_binary}: {exc}") from exc
-    return output, str(long_version)
-
-
 def build_info(
     contracts_dir: Path = CONTRACTS_DIR,
     build_info_dir: Path = DEFAULT_BUILD_INFO_DIR,
@@ -93,24 +70,22 @@ def build_info(
     new one is written, because readers (crytic-compile) analyse every file they find there.
     Raises `CompilationFailed` or `CompilerNotFound` like `minting.compiler.compile_contracts`.
     """
-    sources = _sources(contracts_dir)
+    sources = read_sources(contracts_dir)
     key = build_info_key(sources)
     path = build_info_dir / f"{key}.json"
     if path.is_file() and not force:
         _remove_others(build_info_dir, keep=path)
         return path, True
-    standard_input = {
-        "language": "Solidity",
-        "sources": {name: {"content": text} for name, text in sources.items()},
-        "settings": build_info_settings(),
-    }
-    output, long_version = _compile(standard_input, sources, resolve_solc_binary())
+    settings = build_info_settings()
+    solc_binary = resolve_solc_binary()
+    output = run_compiler(sources, solc_binary, settings=settings)
+    long_version = solcx.wrapper.get_solc_version(solc_binary, with_commit_hash=True)
     data = {
         "_format": BUILD_INFO_FORMAT,
         "id": key,
         "solcVersion": SOLC_VERSION,
-        "solcLongVersion": long_version,
-        "input": standard_input,
+        "solcLongVersion": str(long_version),
+        "input": standard_input(sources, settings),
         "output": output,
     }
     build_info_dir.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,13 @@ from minting.reverts import translate
 from minting.transactions import send_transaction
 
 
+def role_id(role: str | bytes) -> bytes:
+    """An AccessControl role id: `DEFAULT_ADMIN_ROLE` is zero, any other is keccak256(name)."""
+    if isinstance(role, bytes):
+        return role
+    return b"\x00" * 32 if role == "DEFAULT_ADMIN_ROLE" else bytes(Web3.keccak(text=role))
+
+
 class ContractClient:
     """One deployed contract, read and written with decoded reverts."""
 
@@ -34,6 +41,24 @@ class ContractClient:
     @classmethod
     def at(cls, w3: Web3, artifact: Artifact, address: str, account: LocalAccount | None = None) -> Self:
         return cls(w3, w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi), account)
+
+    @classmethod
+    def deploy_contract(
+        cls, w3: Web3, artifact: Artifact, account: LocalAccount, *constructor_args: Any, gas: int | None = None
+    ) -> tuple[Self, TxReceipt]:
+        """Deploy `artifact` signed by `account`; the client signs with `account` too.
+
+        `gas` skips the node's estimate (slow on eth-tester for a deployment).
+        """
+        factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        params: dict[str, Any] = {"from": account.address}
+        if gas is not None:
+            params["gas"] = gas
+        receipt = send_transaction(w3, account, factory.constructor(*constructor_args).build_transaction(params))
+        address = receipt["contractAddress"]
+        if address is None:
+            raise TransactionFailed(f"deploying {artifact.name} created no contract", receipt=receipt)
+        return cls.at(w3, artifact, address, account), receipt
 
     @property
     def address(self) -> ChecksumAddress:
@@ -86,6 +111,13 @@ class ContractClient:
                 if reverted is not None:
                     raise reverted from exc
             raise
+
+    def has_role(self, role: str | bytes, account: str) -> bool:
+        """Whether `account` holds `role` (a name such as "MINTER_ROLE", or its id)."""
+        return bool(self._call(self.contract.functions.hasRole(role_id(role), Web3.to_checksum_address(account))))
+
+    def grant_role(self, role: str | bytes, account: str) -> TxReceipt:
+        return self._transact(self.contract.functions.grantRole(role_id(role), Web3.to_checksum_address(account)))
 
     def events(self, receipt: TxReceipt, name: str) -> list[EventData]:
         """Decoded `name` events of this contract in `receipt`."""

@@ -127,7 +127,7 @@ def resolve_solc_binary() -> Path:
     return SOLCJS_EXECUTABLE
 
 
-def _sources(contracts_dir: Path) -> dict[str, str]:
+def read_sources(contracts_dir: Path) -> dict[str, str]:
     """Our `.sol` files keyed by their path relative to the repository root."""
     files = sorted(contracts_dir.rglob("*.sol"))
     if not files:
@@ -200,7 +200,7 @@ def _line_of(source_name: str, offset: int, sources: Mapping[str, str]) -> int:
     return text.encode("utf-8")[: max(offset, 0)].count(b"\n") + 1
 
 
-def _format_errors(errors: list[dict[str, Any]], sources: Mapping[str, str]) -> list[str]:
+def format_errors(errors: list[dict[str, Any]], sources: Mapping[str, str]) -> list[str]:
     """One `file:line: message` per compiler error (warnings dropped)."""
     lines = []
     for error in errors:
@@ -213,26 +213,32 @@ def _format_errors(errors: list[dict[str, Any]], sources: Mapping[str, str]) -> 
     return lines
 
 
-def run_compiler(sources: Mapping[str, str], solc_binary: Path) -> dict[str, Any]:
-    """Call solc's standard-JSON interface; the one place the compiler is started."""
-    standard_input = {
+def standard_input(sources: Mapping[str, str], settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """solc's standard-JSON input for `sources` (default: the deployment settings)."""
+    return {
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in sources.items()},
-        "settings": compiler_settings(),
+        "settings": dict(settings) if settings is not None else compiler_settings(),
     }
+
+
+def run_compiler(
+    sources: Mapping[str, str], solc_binary: Path, *, settings: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Call solc's standard-JSON interface; the one place the compiler is started."""
     try:
         version = solcx.wrapper.get_solc_version(solc_binary)
         if version != Version(SOLC_VERSION):
             raise CompilerNotFound(f"{solc_binary} is solc {version}; Furusato pins {SOLC_VERSION}")
         output: dict[str, Any] = solcx.compile_standard(
-            standard_input,
+            standard_input(sources, settings),
             base_path=str(REPO_ROOT),
             allow_paths=[str(REPO_ROOT)],
             solc_binary=solc_binary,
         )
     except SolcError as exc:
         errors: list[dict[str, Any]] = list(exc.error_dict or [])
-        formatted = _format_errors(errors, sources)
+        formatted = format_errors(errors, sources)
         raise CompilationFailed(formatted or [(exc.stderr_data or "").strip() or str(exc)]) from exc
     except (OSError, ValueError) as exc:  # binary not runnable, or output not JSON
         raise CompilerNotFound(f"cannot run solc at {solc_binary}: {exc}") from exc
@@ -249,7 +255,7 @@ def compile_contracts(
 
     Raises `CompilationFailed` (one `file:line: message` per error) or `CompilerNotFound`.
     """
-    sources = _sources(contracts_dir)
+    sources = read_sources(contracts_dir)
     key = cache_key(sources)
     if not force:
         cached = _load_cached(build_dir, key)

@@ -21,6 +21,7 @@ from web3 import Web3
 from minting.chains import Chain
 from minting.compiler import CompiledTree
 from minting.errors import ContractCodeMissing, DeployerKeyMissing, DeploymentError, ManifestChainMismatch
+from minting.naming_rights import NamingRightsClient
 from minting.resident_card import ResidentCardClient
 
 MANIFEST_FILE = "manifest.json"
@@ -87,24 +88,28 @@ def deploy_contracts(
     card_symbol: str = "FURUSATO",
     metadata_base_url: str = "http://127.0.0.1:8000",
 ) -> Manifest:
-    """Deploy the resident card contract; point its token URIs at the backend's metadata route."""
-    card, receipt = ResidentCardClient.deploy(
+    """Deploy the resident card and naming-rights contracts, with `deployer` holding every
+    role, and point their token URIs at the backend's metadata route."""
+    base = metadata_base_url.rstrip("/")
+    card, card_receipt = ResidentCardClient.deploy(
         chain.w3, tree["ResidentCard"], deployer, name=card_name, symbol=card_symbol
     )
-    card.set_base_uri(f"{metadata_base_url.rstrip('/')}/api/v1/tokens/{card.address}/")
+    rights, rights_receipt = NamingRightsClient.deploy(chain.w3, tree["NamingRights"], deployer)
+    deployed: dict[str, DeployedContract] = {}
+    for name, client, receipt in (("ResidentCard", card, card_receipt), ("NamingRights", rights, rights_receipt)):
+        client.set_base_uri(f"{base}/api/v1/tokens/{client.address}/")
+        deployed[name] = DeployedContract(
+            name=name,
+            address=client.address,
+            tx_hash=receipt["transactionHash"].to_0x_hex(),
+            block_number=int(receipt["blockNumber"]),
+        )
     return Manifest(
         chain_id=chain.chain_id,
         artifact_key=tree.key,
         deployer=deployer.address,
         deployed_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        contracts={
-            "ResidentCard": DeployedContract(
-                name="ResidentCard",
-                address=card.address,
-                tx_hash=receipt["transactionHash"].to_0x_hex(),
-                block_number=int(receipt["blockNumber"]),
-            )
-        },
+        contracts=deployed,
     )
 
 

@@ -1,6 +1,6 @@
 """Typed client of the `NamingRights` contract: park naming-right auctions and names.
 
-    client = NamingRightsClient.deploy(w3, tree["NamingRights"], admin, treasury=town)
+    client, _receipt = NamingRightsClient.deploy(w3, tree["NamingRights"], admin, treasury=town)
     lot_id = client.create_lot(LotConfig(...)).lot_id
     client.as_account(bidder).bid(lot_id, amount)        # outbid funds are credited, never pushed
     client.settle(lot_id)                                # anyone, once the (extended) end is past
@@ -26,17 +26,15 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.types import TxReceipt
 
-from minting.client import ContractClient
+from minting.client import ContractClient, role_id
 from minting.compiler import Artifact
-from minting.errors import DeploymentError
-from minting.transactions import send_transaction
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 #: Longest name the contract accepts, in UTF-8 bytes (21 kanji).
 MAX_NAME_BYTES = 64
-DEFAULT_ADMIN_ROLE = b"\x00" * 32
-MINTER_ROLE = bytes(Web3.keccak(text="MINTER_ROLE"))
-MODERATOR_ROLE = bytes(Web3.keccak(text="MODERATOR_ROLE"))
+DEFAULT_ADMIN_ROLE = role_id("DEFAULT_ADMIN_ROLE")
+MINTER_ROLE = role_id("MINTER_ROLE")
+MODERATOR_ROLE = role_id("MODERATOR_ROLE")
 
 
 class LotStatus(IntEnum):
@@ -232,22 +230,11 @@ class NamingRightsClient(ContractClient):
         symbol: str = "FURUSATO-NAME",
         base_uri: str = "",
         gas: int | None = None,
-    ) -> Self:
-        """Deploy with `admin` holding every role; proceeds go to `treasury` (default: admin).
-
-        `gas` skips the node's estimate (slow on eth-tester for a deployment).
-        """
-        factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        params: dict[str, Any] = {"from": admin.address}
-        if gas is not None:
-            params["gas"] = gas
-        constructor = factory.constructor(name, symbol, base_uri, admin.address, treasury or admin.address)
-        tx = constructor.build_transaction(params)
-        receipt = send_transaction(w3, admin, tx)
-        address = receipt["contractAddress"]
-        if address is None:
-            raise DeploymentError("NamingRights deployment created no contract")
-        return cls.at(w3, artifact, address, admin)
+    ) -> tuple[Self, TxReceipt]:
+        """Deploy with `admin` holding every role; proceeds go to `treasury` (default: admin)."""
+        return cls.deploy_contract(
+            w3, artifact, admin, name, symbol, base_uri, admin.address, treasury or admin.address, gas=gas
+        )
 
     # --- administration ---------------------------------------------------------------
 
@@ -270,9 +257,6 @@ class NamingRightsClient(ContractClient):
 
     def set_base_uri(self, base_uri: str) -> TxReceipt:
         return self._transact(self.contract.functions.setBaseURI(base_uri))
-
-    def grant_role(self, role: bytes, account: str) -> TxReceipt:
-        return self._transact(self.contract.functions.grantRole(role, Web3.to_checksum_address(account)))
 
     # --- auction ------------------------------------------------------------------------
 
@@ -369,9 +353,6 @@ class NamingRightsClient(ContractClient):
 
     def token_uri(self, token_id: int) -> str:
         return str(self._call(self.contract.functions.tokenURI(token_id)))
-
-    def has_role(self, role: bytes, account: str) -> bool:
-        return bool(self._call(self.contract.functions.hasRole(role, Web3.to_checksum_address(account))))
 
     def supports_interface(self, interface_id: bytes) -> bool:
         return bool(self._call(self.contract.functions.supportsInterface(interface_id)))

@@ -72,14 +72,9 @@ class ResidentCardClient(ContractClient):
         royalty_bps: int = DEFAULT_ROYALTY_BPS,
     ) -> tuple[ResidentCardClient, TxReceipt]:
         """Deploy a card contract whose every role is held by `admin`."""
-        from minting.transactions import send_transaction
-
-        factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        constructor = factory.constructor(name, symbol, base_uri, admin.address, treasury or admin.address, royalty_bps)
-        receipt = send_transaction(w3, admin, constructor.build_transaction({"from": admin.address}))
-        address = receipt["contractAddress"]
-        assert address is not None  # a successful creation receipt always has one
-        return cls.at(w3, artifact, address, admin), receipt
+        return cls.deploy_contract(
+            w3, artifact, admin, name, symbol, base_uri, admin.address, treasury or admin.address, royalty_bps
+        )
 
     # ── series ──────────────────────────────────────────────────────────────
 
@@ -206,16 +201,6 @@ class ResidentCardClient(ContractClient):
 
     def set_base_uri(self, base_uri: str) -> TxReceipt:
         return self._transact(self.contract.functions.setBaseURI(base_uri))
-
-    def role(self, name: str) -> bytes:
-        """The id of role `name` ("MINTER_ROLE", "SIGNER_ROLE", "PAUSER_ROLE", "DEFAULT_ADMIN_ROLE")."""
-        return bytes(self._call(getattr(self.contract.functions, name)()))
-
-    def grant_role(self, name: str, account: str) -> TxReceipt:
-        return self._transact(self.contract.functions.grantRole(self.role(name), account))
-
-    def has_role(self, name: str, account: str) -> bool:
-        return bool(self._call(self.contract.functions.hasRole(self.role(name), account)))
 
     def pause(self) -> TxReceipt:
         return self._transact(self.contract.functions.pause())

@@ -78,7 +78,7 @@ def test_compile_reports_up_to_date() -> None:
     assert _furusato("compile").returncode == 0
     result = _furusato("compile")
     assert result.returncode == 0
-    assert result.stdout.startswith("up to date: ResidentCard")
+    assert result.stdout.startswith("up to date: NamingRights, ResidentCard")
 
 
 @pytest.mark.anvil
@@ -89,7 +89,7 @@ def test_run_restart_keeps_chain_database_and_addresses(tmp_path: Path, start_se
     assert health["chain_id"] == 31337
     assert health["db"] == "ok"
     contracts = health["contracts"]
-    assert set(contracts) == {"ResidentCard"}
+    assert set(contracts) == {"ResidentCard", "NamingRights"}
     towns = requests.get(f"{first.url}/api/v1/municipalities", timeout=5).json()
     output = first.stop()
     assert "deployed contracts on chain 31337" in output

@@ -137,7 +137,7 @@ def naming_test_artifacts() -> CompiledTree:
 def build_world(compiled: CompiledTree, test_artifacts: CompiledTree, chain: Chain) -> NamingWorld:
     accounts = chain.dev_accounts()
     admin, treasury = accounts[0], accounts[9]
-    client = NamingRightsClient.deploy(
+    client, _ = NamingRightsClient.deploy(
         chain.w3,
         compiled["NamingRights"],
         admin,

@@ -11,6 +11,7 @@ from minting.chains import Chain
 from minting.compiler import CompiledTree
 from minting.deploy import Manifest, deploy_contracts, ensure_deployed, verify_manifest
 from minting.errors import ContractCodeMissing, DeployerKeyMissing, ManifestChainMismatch
+from minting.naming_rights import NamingRightsClient
 from minting.resident_card import ResidentCardClient
 
 pytestmark = pytest.mark.chain
@@ -23,6 +24,9 @@ def test_deploy_then_call_the_card(eth_tester_chain: Chain, compiled: CompiledTr
     card = ResidentCardClient.at(eth_tester_chain.w3, compiled["ResidentCard"], address, deployer)
 
     assert manifest.chain_id == eth_tester_chain.chain_id
+    assert set(manifest.addresses()) == {"ResidentCard", "NamingRights"}
+    rights = NamingRightsClient.at(eth_tester_chain.w3, compiled["NamingRights"], manifest.addresses()["NamingRights"])
+    assert rights.has_role("MODERATOR_ROLE", deployer.address)
     assert card.contract.functions.name().call() == "Furusato Digital Resident Card"
     assert card.has_role("MINTER_ROLE", deployer.address)
     card.add_series(1, 100)
