@@ -59,6 +59,18 @@ class Chain:
             ]
         return list(self._dev_accounts)
 
+    def advance_time(self, seconds: int) -> int:
+        """Dev chains only: mine a block `seconds` later than the latest; returns its time."""
+        latest = int(self.w3.eth.get_block("latest")["timestamp"])
+        target = latest + seconds
+        if self.kind == "eth-tester":
+            tester = self.w3.provider.ethereum_tester  # type: ignore[attr-defined]
+            tester.time_travel(target)
+        else:
+            self.w3.provider.make_request("evm_setNextBlockTimestamp", [target])  # type: ignore[arg-type]
+            self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        return target
+
     def close(self) -> None:
         if self.node is not None:
             self.node.stop()

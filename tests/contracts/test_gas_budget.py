@@ -1,0 +1,39 @@
+"""Gas budget of mintBatch at batch 100, against the fee schedule's floor (deterministic).
+
+The full comparison with the npm baselines is `scripts/bench/gas.py` (docs/BENCHMARKS.md);
+this keeps the targets from regressing unnoticed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from minting.chains import connect
+from minting.compiler import CompiledTree
+
+pytestmark = pytest.mark.chain
+
+GAS_BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench" / "gas.py"
+
+
+def _gas_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("furusato_gas_bench", GAS_BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("series", "budget"), [("ResidentCard", 1.03), ("ResidentCard (soulbound)", 1.06)])
+def test_mint_batch_of_100_stays_within_budget_of_the_floor(compiled: CompiledTree, series: str, budget: float) -> None:
+    bench = _gas_bench()
+    with connect("eth-tester://") as chain:
+        per_token, calldata = bench.Bench(chain, compiled, compiled).mint_per_token(series, 100)
+    floor = bench.floor_per_token(100, calldata)
+    assert 46_000 < floor < 47_500  # the schedule itself: 2 cold slots + LOG4 + shares of 21,000 and calldata
+    assert per_token / floor <= budget, f"{series}: {per_token:,.0f} gas/token = {per_token / floor:.4f}x floor"
