@@ -176,9 +176,8 @@ def report(results: dict[str, dict[str, Any]], out: Callable[[str], None] = prin
         if name in TARGETS:
             ratio = first["per_token"][name][100] / floors[100]
             ok = ok and ratio <= TARGETS[name]
-            out(
-                f"{'':26}target at batch 100: <= {TARGETS[name]:.2f}x floor -> {'met' if ratio <= TARGETS[name] else 'MISSED'}"
-            )
+            verdict = "met" if ratio <= TARGETS[name] else "MISSED"
+            out(f"{'':26}target at batch 100: <= {TARGETS[name]:.2f}x floor -> {verdict}")
     out("")
     out("other operations (gas used)")
     for operation, used in first["operations"].items():
