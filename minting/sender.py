@@ -1,0 +1,455 @@
+"""The mint sender: queued jobs → batched `mintBatch` transactions, exactly once.
+
+One `MintSender` sends for one signer key on one chain (the worker holding that key's
+lease). Each `step()` runs three stages, in this order:
+
+1. **track** — every transaction not yet mined: look for a receipt of any hash ever sent
+   for it; none and the node does not know it → broadcast the *stored* bytes again; pending
+   longer than `bump_after_seconds` → re-sign the same nonce with fees ≥ 10 % higher, store,
+   broadcast (every hash is kept; whichever mines is recorded). "Nonce too low" is settled
+   from the chain: a receipt of ours means mined; otherwise the nonce went to another
+   transaction, and each job is checked with `ownerOf` — minted → done, not → queued again.
+2. **confirm** — a mined transaction at least `confirmations` blocks deep whose receipt is
+   still in the same block is confirmed with its jobs; one that a reorg removed is tracked
+   again.
+3. **send** — while fewer than `max_in_flight` transactions are pending: claim up to
+   `batch_size` queued jobs of one contract, allocate the next nonce under a row lock, sign,
+   and store the raw bytes and hash *in the same database transaction*; only after that
+   commit are the bytes broadcast. A crash at any instant therefore leaves either nothing
+   (rolled back) or stored bytes that stage 1 rebroadcasts — never a second signature for
+   jobs already signed, never a nonce used twice.
+
+The contract skips ids that exist, so even a replay after the worst crash mints nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import TransactionNotFound
+from web3.types import Nonce, TxParams, Wei
+
+from minting.node_errors import NodeRefusal, classify
+from minting.resident_card import MINT_BATCH_BASE_GAS, MINT_GAS_PER_CARD
+from minting.store import ChainTxRow, MintJobRow, SignerNonceRow, TxAttemptRow
+
+log = logging.getLogger("furusato.minting.sender")
+
+#: Re-sent fees are at least this many percent of the last attempt's (nodes demand ≥ 110).
+MIN_BUMP_PERCENT = 110
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    """How the sender batches, paces and confirms."""
+
+    batch_size: int = 100
+    max_in_flight: int = 16
+    confirmations: int = 0
+    bump_after_seconds: float = 30.0
+    bump_percent: int = 125
+    rebroadcast_after_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.bump_percent < MIN_BUMP_PERCENT:
+            raise ValueError(f"bump_percent must be at least {MIN_BUMP_PERCENT}")
+
+
+@dataclass
+class StepResult:
+    """What one `step()` did, for progress lines and tests."""
+
+    sent_txs: int = 0
+    sent_jobs: int = 0
+    mined_txs: int = 0
+    confirmed_jobs: int = 0
+    requeued_jobs: int = 0
+    rebroadcasts: int = 0
+    bumps: int = 0
+    waiting_reason: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.sent_txs or self.mined_txs or self.confirmed_jobs or self.requeued_jobs or self.bumps)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes for timezone-aware columns: they are UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+class MintSender:
+    """Sends `mintBatch` transactions for one signer; see the module docstring."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        w3: Web3,
+        account: LocalAccount,
+        card_abi: Sequence[dict[str, Any]],
+        config: SenderConfig | None = None,
+        *,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.sessions = sessions
+        self.w3 = w3
+        self.account = account
+        self.config = config or SenderConfig()
+        self.chain_id = int(w3.eth.chain_id)
+        self._card_abi = list(card_abi)
+        self._contracts: dict[str, Contract] = {}
+        self._clock = clock
+
+    # ── helpers ──────────────────────────────────────────────────────────────
+
+    def _card(self, address: str) -> Contract:
+        if address not in self._contracts:
+            self._contracts[address] = self.w3.eth.contract(
+                address=Web3.to_checksum_address(address), abi=self._card_abi
+            )
+        return self._contracts[address]
+
+    def _fees(self) -> tuple[int, int]:
+        """(maxFeePerGas, maxPriorityFeePerGas) for a new transaction."""
+        base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+        tip = int(self.w3.eth.max_priority_fee)
+        return 2 * base_fee + tip, tip
+
+    def _receipt(self, tx_hash: str) -> Any | None:
+        try:
+            return self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return None
+
+    def _known_to_node(self, tx_hash: str) -> bool:
+        try:
+            self.w3.eth.get_transaction(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return False
+        return True
+
+    def _broadcast(self, raw: bytes) -> NodeRefusal | None:
+        """Send stored bytes; None when the node took them (or already had them)."""
+        try:
+            self.w3.eth.send_raw_transaction(raw)
+        except Exception as exc:
+            refusal = classify(exc)
+            if refusal is NodeRefusal.ALREADY_KNOWN:
+                return None
+            if refusal is NodeRefusal.OTHER:
+                log.warning("node refused a transaction: %s", exc)
+            return refusal
+        return None
+
+    def _allocate_nonce(self, session: Session) -> int:
+        """acquire: the next nonce of this signer, under a row lock (FOR UPDATE on PostgreSQL)."""
+        key = {"chain_id": self.chain_id, "signer": self.account.address}
+        row = session.scalar(select(SignerNonceRow).filter_by(**key).with_for_update())
+        if row is None:
+            row = SignerNonceRow(**key, next_nonce=self._chain_nonce(session))
+            session.add(row)
+            session.flush()
+            row = session.scalar(select(SignerNonceRow).filter_by(**key).with_for_update())
+            assert row is not None
+        nonce = row.next_nonce
+        row.next_nonce = nonce + 1
+        return nonce
+
+    def _chain_nonce(self, session: Session) -> int:
+        """syncLatest: the first nonce neither the chain nor our own stored transactions used."""
+        on_chain = int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
+        stored = session.scalar(
+            select(ChainTxRow.nonce)
+            .where(ChainTxRow.chain_id == self.chain_id, ChainTxRow.signer == self.account.address)
+            .order_by(ChainTxRow.nonce.desc())
+            .limit(1)
+        )
+        return max(on_chain, (stored + 1) if stored is not None else 0)
+
+    def _sign(self, contract: str, recipients: list[str], ids: list[int], nonce: int, fees: tuple[int, int]) -> Any:
+        params: TxParams = {
+            "from": self.account.address,
+            "chainId": self.chain_id,
+            "nonce": Nonce(nonce),
+            "gas": MINT_BATCH_BASE_GAS + MINT_GAS_PER_CARD * len(ids),
+            "maxFeePerGas": Wei(fees[0]),
+            "maxPriorityFeePerGas": Wei(fees[1]),
+        }
+        tx = self._card(contract).functions.mintBatch(recipients, ids).build_transaction(params)
+        return self.account.sign_transaction(dict(tx))  # type: ignore[arg-type]
+
+    # ── stage 3: send ────────────────────────────────────────────────────────
+
+    def _in_flight(self, session: Session) -> int:
+        return len(
+            session.scalars(
+                select(ChainTxRow.id).where(
+                    ChainTxRow.chain_id == self.chain_id,
+                    ChainTxRow.signer == self.account.address,
+                    ChainTxRow.status == "sent",
+                )
+            ).all()
+        )
+
+    def send_batch(self) -> tuple[int, int] | None:
+        """Claim, sign, store, commit, then broadcast one batch; (chain_tx id, jobs) or None."""
+        fees = self._fees()
+        with self.sessions.begin() as session:
+            oldest = session.scalar(
+                select(MintJobRow.contract)
+                .where(MintJobRow.status == "queued", MintJobRow.chain_id == self.chain_id)
+                .order_by(MintJobRow.id)
+                .limit(1)
+            )
+            if oldest is None:
+                return None
+            jobs = session.scalars(
+                select(MintJobRow)
+                .where(
+                    MintJobRow.status == "queued",
+                    MintJobRow.chain_id == self.chain_id,
+                    MintJobRow.contract == oldest,
+                )
+                .order_by(MintJobRow.id)
+                .limit(self.config.batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not jobs:
+                return None
+            nonce = self._allocate_nonce(session)
+            signed = self._sign(oldest, [job.recipient for job in jobs], [job.token_id for job in jobs], nonce, fees)
+            tx = ChainTxRow(chain_id=self.chain_id, signer=self.account.address, nonce=nonce, status="sent")
+            session.add(tx)
+            session.flush()
+            session.add(
+                TxAttemptRow(
+                    chain_tx_id=tx.id,
+                    tx_hash=signed.hash.to_0x_hex(),
+                    raw_tx=bytes(signed.raw_transaction),
+                    max_fee_per_gas=fees[0],
+                    max_priority_fee_per_gas=fees[1],
+                )
+            )
+            for job in jobs:
+                job.status = "sent"
+                job.chain_tx_id = tx.id
+                job.last_error = None
+            tx_id, count, raw = tx.id, len(jobs), bytes(signed.raw_transaction)
+        # Stored and committed: only now may the bytes leave this process.
+        refusal = self._broadcast(raw)
+        with self.sessions.begin() as session:
+            session.execute(update(ChainTxRow).where(ChainTxRow.id == tx_id).values(last_broadcast_at=self._clock()))
+        if refusal is not None:
+            log.info("broadcast of chain_tx %s refused (%s); tracking will settle it", tx_id, refusal.value)
+        return tx_id, count
+
+    # ── stage 1: track ───────────────────────────────────────────────────────
+
+    def _attempts(self, session: Session, tx_id: int) -> list[TxAttemptRow]:
+        return list(
+            session.scalars(select(TxAttemptRow).where(TxAttemptRow.chain_tx_id == tx_id).order_by(TxAttemptRow.id))
+        )
+
+    def _record_mined(self, session: Session, tx: ChainTxRow, receipt: Any, result: StepResult) -> None:
+        tx.mined_hash = receipt["transactionHash"].to_0x_hex()
+        tx.block_number = int(receipt["blockNumber"])
+        tx.block_hash = receipt["blockHash"].to_0x_hex()
+        tx.gas_used = int(receipt["gasUsed"])
+        jobs = session.scalars(select(MintJobRow).where(MintJobRow.chain_tx_id == tx.id)).all()
+        if receipt["status"] == 1:
+            tx.status = "mined"
+            for job in jobs:
+                job.status = "mined"
+            result.mined_txs += 1
+            return
+        # Reverted (e.g. paused, or an id outside every series): the nonce is spent; each
+        # job is settled from the contract, the rest queued again with the reason.
+        tx.status = "reverted"
+        reason = f"mintBatch reverted in {tx.mined_hash}"
+        result.requeued_jobs += self._settle_from_contract(jobs, reason)
+        result.mined_txs += 1
+
+    def _settle_from_contract(self, jobs: Sequence[MintJobRow], reason: str) -> int:
+        """Jobs whose token exists with their recipient are done; the others are queued again."""
+        requeued = 0
+        for job in jobs:
+            owner = self._owner_of(job.contract, job.token_id)
+            if owner is not None and owner == Web3.to_checksum_address(job.recipient):
+                job.status = "confirmed"
+            elif owner is not None:
+                job.status = "failed"
+                job.last_error = f"token {job.token_id} is owned by {owner}, not by the job's recipient"
+            else:
+                job.status = "queued"
+                job.chain_tx_id = None
+                job.last_error = reason
+                requeued += 1
+        return requeued
+
+    def _owner_of(self, contract: str, token_id: int) -> str | None:
+        try:
+            return str(self._card(contract).functions.ownerOf(token_id).call())
+        except Exception as exc:  # ERC721NonexistentToken: not minted
+            if "revert" in str(exc).lower() or type(exc).__name__ in ("ContractCustomError", "TransactionFailed"):
+                return None
+            raise
+
+    def _bump(self, session: Session, tx: ChainTxRow, last: TxAttemptRow) -> bytes:
+        """reprice: the same nonce and call, fees raised by `bump_percent` (≥ 10 %), stored."""
+        market_fee, market_tip = self._fees()
+        percent = self.config.bump_percent
+        fee = max(market_fee, -(-last.max_fee_per_gas * percent // 100))
+        tip = max(market_tip, -(-last.max_priority_fee_per_gas * percent // 100))
+        jobs = session.scalars(select(MintJobRow).where(MintJobRow.chain_tx_id == tx.id).order_by(MintJobRow.id)).all()
+        signed = self._sign(
+            jobs[0].contract, [job.recipient for job in jobs], [job.token_id for job in jobs], tx.nonce, (fee, tip)
+        )
+        session.add(
+            TxAttemptRow(
+                chain_tx_id=tx.id,
+                tx_hash=signed.hash.to_0x_hex(),
+                raw_tx=bytes(signed.raw_transaction),
+                max_fee_per_gas=fee,
+                max_priority_fee_per_gas=tip,
+            )
+        )
+        return bytes(signed.raw_transaction)
+
+    def track(self, result: StepResult) -> None:
+        """Stage 1 (module docstring): receipts, rebroadcasts, fee bumps, nonce-too-low."""
+        with self.sessions.begin() as session:
+            pending = session.scalars(
+                select(ChainTxRow)
+                .where(
+                    ChainTxRow.chain_id == self.chain_id,
+                    ChainTxRow.signer == self.account.address,
+                    ChainTxRow.status == "sent",
+                )
+                .order_by(ChainTxRow.nonce)
+            ).all()
+            now = self._clock()
+            for tx in pending:
+                attempts = self._attempts(session, tx.id)
+                receipt = next((r for a in attempts if (r := self._receipt(a.tx_hash)) is not None), None)
+                if receipt is not None:
+                    self._record_mined(session, tx, receipt, result)
+                    continue
+                last = attempts[-1]
+                age = now - (_aware(last.created_at) or now)
+                broadcast_age = now - (_aware(tx.last_broadcast_at) or datetime.min.replace(tzinfo=UTC))
+                raw: bytes | None = None
+                if age.total_seconds() >= self.config.bump_after_seconds:
+                    raw = self._bump(session, tx, last)
+                    result.bumps += 1
+                elif tx.last_broadcast_at is None or (
+                    broadcast_age.total_seconds() >= self.config.rebroadcast_after_seconds
+                    and not self._known_to_node(last.tx_hash)
+                ):
+                    raw = last.raw_tx
+                    result.rebroadcasts += 1
+                if raw is None:
+                    continue
+                refusal = self._broadcast(raw)
+                tx.last_broadcast_at = now
+                if refusal is NodeRefusal.NONCE_TOO_LOW:
+                    self._settle_nonce_too_low(session, tx, attempts, result)
+                elif refusal is NodeRefusal.INSUFFICIENT_FUNDS:
+                    result.waiting_reason = f"minter {self.account.address} has too little ETH for gas"
+                elif refusal is NodeRefusal.UNREACHABLE:
+                    result.waiting_reason = "node unreachable"
+
+    def _settle_nonce_too_low(
+        self, session: Session, tx: ChainTxRow, attempts: Sequence[TxAttemptRow], result: StepResult
+    ) -> None:
+        """The nonce is used. Ours mined (a receipt exists) → record it; else another tx took
+        it → drop ours and settle each job from the contract (minted → done, not → queued)."""
+        receipt = next((r for a in attempts if (r := self._receipt(a.tx_hash)) is not None), None)
+        if receipt is not None:
+            self._record_mined(session, tx, receipt, result)
+            return
+        tx.status = "dropped"
+        jobs = session.scalars(select(MintJobRow).where(MintJobRow.chain_tx_id == tx.id)).all()
+        result.requeued_jobs += self._settle_from_contract(jobs, f"nonce {tx.nonce} was used by another transaction")
+
+    # ── stage 2: confirm ─────────────────────────────────────────────────────
+
+    def confirm(self, result: StepResult) -> None:
+        """Stage 2: mined and deep enough → confirmed; receipt gone or moved (reorg) → sent again."""
+        head = int(self.w3.eth.block_number)
+        with self.sessions.begin() as session:
+            mined = session.scalars(
+                select(ChainTxRow).where(
+                    ChainTxRow.chain_id == self.chain_id,
+                    ChainTxRow.signer == self.account.address,
+                    ChainTxRow.status == "mined",
+                )
+            ).all()
+            for tx in mined:
+                assert tx.block_number is not None
+                assert tx.mined_hash is not None
+                if head - tx.block_number < self.config.confirmations:
+                    continue
+                if self.config.confirmations > 0:
+                    receipt = self._receipt(tx.mined_hash)
+                    if receipt is None or receipt["blockHash"].to_0x_hex() != tx.block_hash:
+                        tx.status, tx.mined_hash, tx.block_number, tx.block_hash = "sent", None, None, None
+                        session.execute(update(MintJobRow).where(MintJobRow.chain_tx_id == tx.id).values(status="sent"))
+                        continue
+                tx.status = "confirmed"
+                confirmed = session.execute(
+                    update(MintJobRow)
+                    .where(MintJobRow.chain_tx_id == tx.id, MintJobRow.status == "mined")
+                    .values(status="confirmed")
+                )
+                result.confirmed_jobs += int(getattr(confirmed, "rowcount", 0) or 0)
+
+    # ── one round ────────────────────────────────────────────────────────────
+
+    def step(self) -> StepResult:
+        """Track, confirm, then send while there is room (see the module docstring)."""
+        result = StepResult()
+        self.track(result)
+        self.confirm(result)
+        if result.waiting_reason is not None:
+            return result
+        with self.sessions() as session:
+            room = self.config.max_in_flight - self._in_flight(session)
+        for _ in range(max(room, 0)):
+            sent = self.send_batch()
+            if sent is None:
+                break
+            result.sent_txs += 1
+            result.sent_jobs += sent[1]
+        return result
+
+    def drain(self, timeout: float = 60.0, poll: float = 0.02) -> None:
+        """Step until no job is queued, sent or mined (tests and benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.step()
+            with self.sessions() as session:
+                open_jobs = session.scalar(
+                    select(MintJobRow.id).where(MintJobRow.status.in_(("queued", "sent", "mined"))).limit(1)
+                )
+            if open_jobs is None:
+                return
+            time.sleep(poll)
+        raise TimeoutError(f"mint jobs still open after {timeout} s")

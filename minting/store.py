@@ -1,0 +1,160 @@
+"""The mint pipeline's tables. `minting` owns them; they live in the backend's database.
+
+The backend's Alembic migrations create them (`backend/migrations/versions/0002_*`), so one
+`alembic upgrade head` brings every table to the same version, but the models are declared
+here, on their own metadata, because `minting` never imports `backend`.
+
+    mint_jobs        one card to issue: (contract, token id) → recipient; unique order ref
+    chain_txs        one nonce of one signer: the transaction that carries a batch of jobs
+    tx_attempts      every signed version of a chain_tx (fee bumps), raw bytes and hash,
+                     stored *before* the bytes are broadcast
+    signer_nonces    next nonce per (chain, signer), allocated under a row lock
+    worker_leases    which worker may send for a (chain, signer) right now, and until when
+    indexer_cursors  the last block an indexer has applied, with its hash
+    token_owners     current holder per (contract, token id), as the indexer saw it
+    token_transfers  every Transfer the indexer saw (a reorg deletes and re-reads)
+
+Example rows: a job `(order_ref="order-42", contract=0x5FbD…, token_id=1042,
+recipient=0x7099…, status="sent", chain_tx_id=7)`; its chain_tx `(id=7, chain_id=31337,
+signer=0xf39F…, nonce=12, status="sent")`; two attempts of it, the second with fees 12.5 %
+higher; `signer_nonces (31337, 0xf39F…) next_nonce=13`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class MintingBase(DeclarativeBase):
+    """Base of the mint pipeline's tables (their own metadata: see module docstring)."""
+
+    metadata = MetaData()
+
+
+class MintJobRow(MintingBase):
+    __tablename__ = "mint_jobs"
+    __table_args__ = (
+        UniqueConstraint("order_ref", name="uq_mint_jobs_order_ref"),
+        UniqueConstraint("chain_id", "contract", "token_id", name="uq_mint_jobs_token"),
+        Index("ix_mint_jobs_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_ref: Mapped[str] = mapped_column(String(100))
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    contract: Mapped[str] = mapped_column(String(42))
+    token_id: Mapped[int] = mapped_column(BigInteger)
+    recipient: Mapped[str] = mapped_column(String(42))
+    #: queued → sent → mined → confirmed, or failed
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    chain_tx_id: Mapped[int | None] = mapped_column(ForeignKey("chain_txs.id"), default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ChainTxRow(MintingBase):
+    __tablename__ = "chain_txs"
+    __table_args__ = (
+        # The last line of defence: one transaction per nonce per signer, whatever the workers do.
+        UniqueConstraint("chain_id", "signer", "nonce", name="uq_chain_txs_nonce"),
+        Index("ix_chain_txs_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    signer: Mapped[str] = mapped_column(String(42))
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    #: sent (signed and stored; maybe broadcast) → mined → confirmed, or dropped
+    status: Mapped[str] = mapped_column(String(16), default="sent")
+    mined_hash: Mapped[str | None] = mapped_column(String(66), default=None)
+    block_number: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    block_hash: Mapped[str | None] = mapped_column(String(66), default=None)
+    gas_used: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    last_broadcast_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TxAttemptRow(MintingBase):
+    __tablename__ = "tx_attempts"
+    __table_args__ = (UniqueConstraint("tx_hash", name="uq_tx_attempts_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_tx_id: Mapped[int] = mapped_column(ForeignKey("chain_txs.id"))
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    raw_tx: Mapped[bytes] = mapped_column(LargeBinary)
+    max_fee_per_gas: Mapped[int] = mapped_column(BigInteger)
+    max_priority_fee_per_gas: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SignerNonceRow(MintingBase):
+    __tablename__ = "signer_nonces"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    signer: Mapped[str] = mapped_column(String(42), primary_key=True)
+    next_nonce: Mapped[int] = mapped_column(BigInteger)
+
+
+class WorkerLeaseRow(MintingBase):
+    __tablename__ = "worker_leases"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    signer: Mapped[str] = mapped_column(String(42), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class IndexerCursorRow(MintingBase):
+    __tablename__ = "indexer_cursors"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(String(66))
+
+
+class TokenOwnerRow(MintingBase):
+    __tablename__ = "token_owners"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    contract: Mapped[str] = mapped_column(String(42), primary_key=True)
+    token_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(42))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class TokenTransferRow(MintingBase):
+    __tablename__ = "token_transfers"
+    __table_args__ = (
+        UniqueConstraint("chain_id", "tx_hash", "log_index", name="uq_token_transfers_log"),
+        Index("ix_token_transfers_block", "chain_id", "block_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    contract: Mapped[str] = mapped_column(String(42))
+    token_id: Mapped[int] = mapped_column(BigInteger)
+    from_address: Mapped[str] = mapped_column(String(42))
+    to_address: Mapped[str] = mapped_column(String(42))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(String(66))
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    log_index: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,98 @@
+"""The mint sender on eth-tester: batching, exactly once, crash windows, reconciliation."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from minting.jobs import ConfirmedJob, NewJob, QueuedJob, SentJob, enqueue, job_state, status_counts
+from minting.store import ChainTxRow, SignerNonceRow, TxAttemptRow
+from tests.minting.pipeline_fixtures import Pipeline, pipeline, recipient_for
+
+__all__ = ["pipeline"]
+pytestmark = pytest.mark.chain
+
+
+def test_enqueue_twice_is_a_no_op(pipeline: Pipeline) -> None:
+    pipeline.enqueue(3)
+    with pipeline.sessions.begin() as session:
+        again = enqueue(
+            session, pipeline.chain.chain_id, [NewJob("order-1", pipeline.card.address, 1, recipient_for(1))]
+        )
+        other_order_same_token = enqueue(
+            session, pipeline.chain.chain_id, [NewJob("order-x", pipeline.card.address, 2, recipient_for(2))]
+        )
+    assert (again, other_order_same_token) == (0, 0)
+    with pipeline.sessions() as session:
+        assert status_counts(session)["queued"] == 3
+        assert job_state(session, "order-1") == QueuedJob(
+            "order-1", pipeline.chain.chain_id, pipeline.card.address, 1, recipient_for(1)
+        )
+
+
+def test_jobs_are_minted_in_batches_exactly_once(pipeline: Pipeline) -> None:
+    pipeline.enqueue(250)
+    sender = pipeline.sender(batch_size=100)
+    sender.drain()
+    assert pipeline.card.total_supply() == 250
+    assert [pipeline.card.owner_of(i) for i in (1, 100, 101, 250)] == [recipient_for(i) for i in (1, 100, 101, 250)]
+    with pipeline.sessions() as session:
+        assert status_counts(session) == {"queued": 0, "sent": 0, "mined": 0, "confirmed": 250, "failed": 0}
+        nonces = sorted(session.scalars(select(ChainTxRow.nonce)))
+        assert len(nonces) == 3  # 100 + 100 + 50
+        assert nonces == list(range(nonces[0], nonces[0] + 3))  # contiguous
+        state = job_state(session, "order-250")
+    assert isinstance(state, ConfirmedJob)
+    assert state.block_number >= 1
+
+
+def test_signed_bytes_are_stored_before_broadcast_and_rebroadcast_after_a_crash(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline.enqueue(10)
+    sender = pipeline.sender()
+
+    def crash(raw: bytes) -> None:
+        raise KeyboardInterrupt("killed between commit and broadcast")
+
+    monkeypatch.setattr(sender, "_broadcast", crash)
+    with pytest.raises(KeyboardInterrupt):
+        sender.send_batch()
+    monkeypatch.undo()
+    assert pipeline.card.total_supply() == 0
+    with pipeline.sessions() as session:
+        (attempt,) = session.scalars(select(TxAttemptRow)).all()
+        assert isinstance(job_state(session, "order-1"), SentJob)
+
+    restarted = pipeline.sender()  # a new process: same database, same key
+    restarted.drain()
+    assert pipeline.card.total_supply() == 10
+    with pipeline.sessions() as session:
+        (tx,) = session.scalars(select(ChainTxRow)).all()
+        assert tx.mined_hash == attempt.tx_hash  # the stored bytes were sent, not re-signed
+        assert len(session.scalars(select(TxAttemptRow)).all()) == 1
+
+
+def test_nonce_used_by_another_transaction_requeues_what_is_not_minted(pipeline: Pipeline) -> None:
+    pipeline.enqueue(5)
+    sender = pipeline.sender()
+    with pipeline.sessions.begin() as session:  # allocate the nonce the sender will use
+        session.add(
+            SignerNonceRow(
+                chain_id=pipeline.chain.chain_id,
+                signer=pipeline.minter.address,
+                next_nonce=pipeline.chain.w3.eth.get_transaction_count(pipeline.minter.address),
+            )
+        )
+    original = sender._broadcast
+    sender._broadcast = lambda raw: None  # type: ignore[method-assign]  # signed and stored, "lost" on the way
+    sender.send_batch()
+    sender._broadcast = original  # type: ignore[method-assign]
+    # Someone else uses the key: the nonce goes to another transaction (two of the ids with it).
+    pipeline.card.mint_batch([recipient_for(1), recipient_for(2)], [1, 2])
+    sender.drain()
+    assert pipeline.card.total_supply() == 5
+    with pipeline.sessions() as session:
+        statuses = [tx.status for tx in session.scalars(select(ChainTxRow).order_by(ChainTxRow.nonce))]
+        assert statuses[0] == "dropped"
+        assert status_counts(session)["confirmed"] == 5
