@@ -122,6 +122,8 @@ def run(
     started = time.monotonic()
     runtime = guarded(lambda: open_runtime(settings))
     try:
+        if settings.mint_worker:
+            guarded(runtime.start_worker)
         manifest = runtime.manifest
         action = "deployed" if runtime.deployed_now else "reusing"
         typer.echo(
@@ -140,6 +142,61 @@ def run(
         typer.echo("Furusato stopped.")
     finally:
         runtime.close()
+
+
+@app.command()
+def worker(
+    chain: ChainOption = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
+    batch_size: Annotated[
+        int | None, typer.Option(envvar="FURUSATO_MINT_BATCH_SIZE", help="cards per mintBatch [default: 100]")
+    ] = None,
+    confirmations: Annotated[
+        int | None, typer.Option(envvar="FURUSATO_MINT_CONFIRMATIONS", help="blocks on top [default: 0]")
+    ] = None,
+) -> None:
+    """Run the mint worker as its own process (scaled-out deployments), with a live line.
+
+    Point it at the same database and node as `furusato run` (e.g. --chain http://127.0.0.1:8545);
+    the minter key comes from FURUSATO_MINTER_KEY or FURUSATO_MINTER_KEYSTORE.
+    """
+    import threading
+
+    from backend.runtime import build_worker, open_database
+    from minting.chains import connect
+    from minting.worker import Progress
+
+    settings = build_settings(
+        chain=chain,
+        data_dir=data_dir,
+        database_url=database_url,
+        mint_batch_size=batch_size,
+        mint_confirmations=confirmations,
+    )
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = guarded(lambda: open_database(settings))
+    connected = guarded(lambda: connect(settings.chain, settings.data_dir))
+    stop = threading.Event()
+    interactive = sys.stdout.isatty()
+
+    def show(progress: Progress) -> None:
+        typer.echo(("\r" if interactive else "") + progress.line(), nl=not interactive)
+
+    try:
+        from backend.db import make_session_factory
+
+        mint_worker = guarded(lambda: build_worker(settings, make_session_factory(engine), connected))
+        typer.echo(f"mint worker for {mint_worker.sender.account.address} on chain {mint_worker.sender.chain_id}")
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            mint_worker.run(stop, on_progress=show)
+        except KeyboardInterrupt:
+            stop.set()
+        typer.echo("\nmint worker stopped.")
+    finally:
+        connected.close()
+        engine.dispose()
 
 
 @app.command("compile")

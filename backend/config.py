@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     seed_demo: bool = Field(default=True, description="Seed a demo town on start (demo mode only)")
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     deployer_key: SecretStr | None = Field(default=None, description="Hex key; dev chains use anvil's")
+    mint_worker: bool = Field(default=True, description="Run the mint worker inside `furusato run`")
+    mint_batch_size: int = Field(default=100, ge=1, le=300, description="Cards per mintBatch")
+    mint_confirmations: int = Field(default=0, ge=0, description="Blocks on top before a mint counts")
 
     @field_validator("chain")
     @classmethod

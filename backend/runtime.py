@@ -9,6 +9,7 @@ an exception with a one-line message; the CLI prints it and exits non-zero.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -21,6 +22,9 @@ from backend.seed import seed_demo_town
 from minting.chains import Chain, connect
 from minting.compiler import compile_contracts
 from minting.deploy import MANIFEST_FILE, Manifest, ensure_deployed
+from minting.keys import load_signer
+from minting.sender import SenderConfig
+from minting.worker import MintWorker
 
 log = logging.getLogger("furusato")
 
@@ -39,9 +43,20 @@ class Runtime:
     chain: Chain
     manifest: Manifest
     deployed_now: bool
+    worker: tuple[threading.Thread, threading.Event] | None = None
+
+    def start_worker(self) -> None:
+        """Run the mint worker in a thread of this process (the embedded default)."""
+        if self.worker is None:
+            self.worker = build_worker(self.settings, self.sessions, self.chain).start_thread()
 
     def close(self) -> None:
-        """Stop the node we started and release connections; safe to call twice."""
+        """Stop the worker and the node we started, release connections; safe to call twice."""
+        if self.worker is not None:
+            thread, stop = self.worker
+            stop.set()
+            thread.join(timeout=30)
+            self.worker = None
         self.chain.close()
         self.engine.dispose()
 
@@ -63,6 +78,12 @@ def open_database(settings: Settings) -> Engine:
     except OSError as exc:
         raise StartupError(f"cannot open database: {exc}") from exc
     return engine
+
+
+def build_worker(settings: Settings, sessions: sessionmaker[Session], chain: Chain) -> MintWorker:
+    """A mint worker for the configured minter key (dev chains: the deployer's account)."""
+    config = SenderConfig(batch_size=settings.mint_batch_size, confirmations=settings.mint_confirmations)
+    return MintWorker(sessions, chain.w3, load_signer(chain), compile_contracts()["ResidentCard"].abi, config)
 
 
 def open_runtime(settings: Settings) -> Runtime:

@@ -11,7 +11,8 @@
      ├── DeploymentError
      │    ├── ManifestChainMismatch   the manifest was written on another chain
      │    ├── ContractCodeMissing     no code at an address the manifest names
-     │    └── DeployerKeyMissing      a non-dev chain and no deployer key configured
+     │    ├── DeployerKeyMissing      a non-dev chain and no deployer key configured
+     │    └── SignerKeyInvalid        a configured key or keystore cannot be loaded
      └── TransactionFailed            a transaction reverted or was never mined
       └── ContractReverted        a revert decoded to the contract's custom error and arguments
 
@@ -112,6 +113,10 @@ class DeployerKeyMissing(DeploymentError):
         super().__init__(
             f"chain {chain_id} is not a development chain: set FURUSATO_DEPLOYER_KEY (hex private key) to deploy"
         )
+
+
+class SignerKeyInvalid(DeploymentError):
+    """A configured private key or keystore cannot be loaded (the message never holds the key)."""
 
 
 class TransactionFailed(ChainLayerError):

@@ -40,6 +40,7 @@ from web3.contract import Contract
 from web3.exceptions import TransactionNotFound
 from web3.types import Nonce, TxParams, Wei
 
+from minting import failpoints
 from minting.node_errors import NodeRefusal, classify
 from minting.resident_card import MINT_BATCH_BASE_GAS, MINT_GAS_PER_CARD
 from minting.store import ChainTxRow, MintJobRow, SignerNonceRow, TxAttemptRow
@@ -234,6 +235,7 @@ class MintSender:
             ).all()
             if not jobs:
                 return None
+            failpoints.hit("before_sign")
             nonce = self._allocate_nonce(session)
             signed = self._sign(oldest, [job.recipient for job in jobs], [job.token_id for job in jobs], nonce, fees)
             tx = ChainTxRow(chain_id=self.chain_id, signer=self.account.address, nonce=nonce, status="sent")
@@ -254,7 +256,9 @@ class MintSender:
                 job.last_error = None
             tx_id, count, raw = tx.id, len(jobs), bytes(signed.raw_transaction)
         # Stored and committed: only now may the bytes leave this process.
+        failpoints.hit("after_store")
         refusal = self._broadcast(raw)
+        failpoints.hit("after_broadcast")
         with self.sessions.begin() as session:
             session.execute(update(ChainTxRow).where(ChainTxRow.id == tx_id).values(last_broadcast_at=self._clock()))
         if refusal is not None:
@@ -350,6 +354,7 @@ class MintSender:
                 attempts = self._attempts(session, tx.id)
                 receipt = next((r for a in attempts if (r := self._receipt(a.tx_hash)) is not None), None)
                 if receipt is not None:
+                    failpoints.hit("before_receipt")
                     self._record_mined(session, tx, receipt, result)
                     continue
                 last = attempts[-1]

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
 
 from backend.app import create_app
 from backend.config import Settings
-from backend.db import make_engine, migrate
+from backend.db import Base, alembic_config, make_engine, migrate
+from minting.store import MintingBase
 
 pytestmark = [pytest.mark.postgres, pytest.mark.chain]
 
@@ -21,9 +26,12 @@ def test_migrations_apply_to_postgres_and_are_idempotent(postgres_url: str) -> N
         migrate(engine)
         migrate(engine)  # a second start finds nothing to do
         assert engine.dialect.name == "postgresql"
-        assert "municipalities" in inspect(engine).get_table_names()
+        assert {"municipalities", "mint_jobs", "chain_txs"} <= set(inspect(engine).get_table_names())
+        head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
         with engine.connect() as connection:
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == head
+            both: Any = [Base.metadata, MintingBase.metadata]
+            assert compare_metadata(MigrationContext.configure(connection), both) == []
     finally:
         engine.dispose()
 

@@ -1,0 +1,150 @@
+"""The mint worker: one loop per signer key, in a thread of `furusato run` or its own process.
+
+A worker sends only while it holds the (chain, signer) lease, renewed every round and
+valid for `lease_seconds`; a worker that dies stops renewing, and another takes over once
+the lease has expired. Nonces are allocated under a row lock besides, and a unique
+(chain, signer, nonce) constraint refuses a second transaction for a nonce in any case.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+
+from minting.jobs import status_counts
+from minting.sender import MintSender, SenderConfig
+from minting.store import WorkerLeaseRow
+
+log = logging.getLogger("furusato.minting.worker")
+
+
+class Lease:
+    """The right to send for one (chain, signer), held by `holder` until `expires_at`."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], chain_id: int, signer: str, holder: str, seconds: float = 10.0
+    ) -> None:
+        self.sessions = sessions
+        self.key = {"chain_id": chain_id, "signer": signer}
+        self.holder = holder
+        self.seconds = seconds
+
+    def acquire(self) -> bool:
+        """Take the lease if free or expired, renew it if ours; False if another holds it."""
+        now = datetime.now(UTC)
+        try:
+            with self.sessions.begin() as session:
+                row = session.scalar(select(WorkerLeaseRow).filter_by(**self.key).with_for_update())
+                if row is None:
+                    session.add(WorkerLeaseRow(**self.key, holder=self.holder, expires_at=now + self._ttl))
+                    return True
+                expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
+                if row.holder != self.holder and expires > now:
+                    return False
+                row.holder, row.expires_at = self.holder, now + self._ttl
+                return True
+        except IntegrityError:  # another worker inserted the row first
+            return False
+
+    def release(self) -> None:
+        with self.sessions.begin() as session:
+            session.execute(delete(WorkerLeaseRow).filter_by(**self.key, holder=self.holder))
+
+    @property
+    def _ttl(self) -> timedelta:
+        return timedelta(seconds=self.seconds)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress snapshot for the live line."""
+
+    counts: dict[str, int]
+    tokens_per_second: float
+    waiting_reason: str | None
+
+    def line(self) -> str:
+        c = self.counts
+        text = (
+            f"queued {c['queued']:,} · sent {c['sent'] + c['mined']:,} · confirmed {c['confirmed']:,}"
+            f" · failed {c['failed']:,} · {self.tokens_per_second:,.0f} tokens/s"
+        )
+        return text + (f" · waiting: {self.waiting_reason}" if self.waiting_reason else "")
+
+
+class MintWorker:
+    """Runs `MintSender.step()` in a loop while holding the signer's lease."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        w3: Web3,
+        account: LocalAccount,
+        card_abi: Sequence[dict[str, Any]],
+        config: SenderConfig | None = None,
+        *,
+        idle_seconds: float = 0.05,
+        lease_seconds: float = 10.0,
+    ) -> None:
+        self.sessions = sessions
+        self.sender = MintSender(sessions, w3, account, card_abi, config)
+        self.lease = Lease(
+            sessions, self.sender.chain_id, account.address, f"worker-{uuid.uuid4().hex[:12]}", lease_seconds
+        )
+        self.idle_seconds = idle_seconds
+
+    def run(
+        self,
+        stop: threading.Event,
+        on_progress: Callable[[Progress], None] | None = None,
+        progress_every: float = 1.0,
+    ) -> None:
+        """Loop until `stop` is set; errors (node down, database busy) are logged and retried."""
+        confirmed_before, since = None, time.monotonic()
+        waiting: str | None = None
+        try:
+            while not stop.is_set():
+                if not self.lease.acquire():
+                    stop.wait(self.lease.seconds / 4)
+                    continue
+                try:
+                    result = self.sender.step()
+                    waiting = result.waiting_reason
+                except Exception as exc:  # retried next round; the state is in the database
+                    waiting = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+                    log.warning("mint worker round failed: %s", waiting)
+                    stop.wait(1.0)
+                    continue
+                if on_progress is not None and time.monotonic() - since >= progress_every:
+                    with self.sessions() as session:
+                        counts = status_counts(session)
+                    elapsed = time.monotonic() - since
+                    rate = 0.0 if confirmed_before is None else (counts["confirmed"] - confirmed_before) / elapsed
+                    on_progress(Progress(counts, rate, waiting))
+                    confirmed_before, since = counts["confirmed"], time.monotonic()
+                if not result.busy:
+                    stop.wait(self.idle_seconds)
+        finally:
+            try:
+                self.lease.release()
+            except Exception:  # the lease expires by itself
+                log.warning("could not release the worker lease; it expires in %.0f s", self.lease.seconds)
+
+    def start_thread(self) -> tuple[threading.Thread, threading.Event]:
+        """Run in a daemon thread (the in-process default of `furusato run`)."""
+        stop = threading.Event()
+        thread = threading.Thread(target=self.run, args=(stop,), name="mint-worker", daemon=True)
+        thread.start()
+        return thread, stop
