@@ -282,6 +282,7 @@ class MintSender:
             tx.status = "mined"
             for job in jobs:
                 job.status = "mined"
+                job.last_error = None
             result.mined_txs += 1
             return
         # Reverted (e.g. paused, or an id outside every series): the nonce is spent; each
@@ -376,10 +377,18 @@ class MintSender:
                 tx.last_broadcast_at = now
                 if refusal is NodeRefusal.NONCE_TOO_LOW:
                     self._settle_nonce_too_low(session, tx, attempts, result)
-                elif refusal is NodeRefusal.INSUFFICIENT_FUNDS:
-                    result.waiting_reason = f"minter {self.account.address} has too little ETH for gas"
-                elif refusal is NodeRefusal.UNREACHABLE:
-                    result.waiting_reason = "node unreachable"
+                elif refusal in (NodeRefusal.INSUFFICIENT_FUNDS, NodeRefusal.UNREACHABLE):
+                    result.waiting_reason = (
+                        f"minter {self.account.address} has too little ETH for gas"
+                        if refusal is NodeRefusal.INSUFFICIENT_FUNDS
+                        else "node unreachable"
+                    )
+                    # Visible on each job (and so to the order's API) until it is mined.
+                    session.execute(
+                        update(MintJobRow)
+                        .where(MintJobRow.chain_tx_id == tx.id)
+                        .values(last_error=f"waiting: {result.waiting_reason}")
+                    )
 
     def _settle_nonce_too_low(
         self, session: Session, tx: ChainTxRow, attempts: Sequence[TxAttemptRow], result: StepResult
