@@ -17,12 +17,18 @@ from minting.errors import (
     DeploymentError,
     ManifestChainMismatch,
     NodeUnreachable,
+    ReorgTooDeep,
+    SignerKeyInvalid,
     TransactionFailed,
     UnsupportedChainURL,
 )
+from minting.indexer import Indexer
+from minting.jobs import NewJob
 from minting.naming_rights import Lot, LotConfig, NamingRightsClient
 from minting.resident_card import MintResult, ResidentCardClient, Series
+from minting.sender import MintSender, SenderConfig
 from minting.signing import MovePermit, Voucher
+from minting.worker import MintWorker
 
 __all__ = [
     "SOLC_VERSION",
@@ -40,16 +46,23 @@ __all__ = [
     "ContractReverted",
     "DeployerKeyMissing",
     "DeploymentError",
+    "Indexer",
     "Lot",
     "LotConfig",
     "Manifest",
     "ManifestChainMismatch",
     "MintResult",
+    "MintSender",
+    "MintWorker",
     "MovePermit",
     "NamingRightsClient",
+    "NewJob",
     "NodeUnreachable",
+    "ReorgTooDeep",
     "ResidentCardClient",
+    "SenderConfig",
     "Series",
+    "SignerKeyInvalid",
     "TransactionFailed",
     "UnsupportedChainURL",
     "Voucher",

@@ -13,7 +13,8 @@
      │    ├── ContractCodeMissing     no code at an address the manifest names
      │    ├── DeployerKeyMissing      a non-dev chain and no deployer key configured
      │    └── SignerKeyInvalid        a configured key or keystore cannot be loaded
-     └── TransactionFailed            a transaction reverted or was never mined
+     ├── ReorgTooDeep                 the chain changed below an indexer's re-read window
+ └── TransactionFailed            a transaction reverted or was never mined
       └── ContractReverted        a revert decoded to the contract's custom error and arguments
 
 The messages are written for the person at the terminal: they say what is wrong and what
@@ -117,6 +118,18 @@ class DeployerKeyMissing(DeploymentError):
 
 class SignerKeyInvalid(DeploymentError):
     """A configured private key or keystore cannot be loaded (the message never holds the key)."""
+
+
+class ReorgTooDeep(ChainLayerError):
+    """The chain changed below the re-read window: the indexer cannot know what to undo."""
+
+    def __init__(self, name: str, block_number: int, reorg_depth: int) -> None:
+        self.name = name
+        self.block_number = block_number
+        super().__init__(
+            f"indexer {name!r}: block {block_number} changed, deeper than reorg_depth={reorg_depth}; "
+            f"raise reorg_depth, or delete the cursor and its transfers to re-index from start_block"
+        )
 
 
 class TransactionFailed(ChainLayerError):

@@ -42,7 +42,7 @@ from web3.contract.contract import ContractEvent
 from web3.exceptions import BlockNotFound
 from web3.types import BlockIdentifier, FilterParams
 
-from minting.errors import ChainLayerError
+from minting.errors import ReorgTooDeep
 from minting.store import IndexerCursorRow, TokenOwnerRow, TokenTransferRow
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
@@ -50,18 +50,6 @@ ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 _CHUNK = 500
 
 T = TypeVar("T")
-
-
-class ReorgTooDeep(ChainLayerError):
-    """The chain changed below the re-read window: the indexer cannot know what to undo."""
-
-    def __init__(self, name: str, block_number: int, reorg_depth: int) -> None:
-        self.name = name
-        self.block_number = block_number
-        super().__init__(
-            f"indexer {name!r}: block {block_number} changed, deeper than reorg_depth={reorg_depth}; "
-            f"raise reorg_depth, or delete the cursor and its transfers to re-index from start_block"
-        )
 
 
 @dataclass(frozen=True)

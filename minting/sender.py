@@ -105,7 +105,7 @@ class MintSender:
         sessions: sessionmaker[Session],
         w3: Web3,
         account: LocalAccount,
-        card_abi: Sequence[dict[str, Any]],
+        card_abi: Sequence[Any],
         config: SenderConfig | None = None,
         *,
         clock: Callable[[], datetime] = _now,

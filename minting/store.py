@@ -146,6 +146,7 @@ class TokenTransferRow(MintingBase):
     __table_args__ = (
         UniqueConstraint("chain_id", "tx_hash", "log_index", name="uq_token_transfers_log"),
         Index("ix_token_transfers_block", "chain_id", "block_number"),
+        Index("ix_token_transfers_token", "chain_id", "contract", "token_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -92,7 +92,7 @@ class MintWorker:
         sessions: sessionmaker[Session],
         w3: Web3,
         account: LocalAccount,
-        card_abi: Sequence[dict[str, Any]],
+        card_abi: Sequence[Any],
         config: SenderConfig | None = None,
         *,
         idle_seconds: float = 0.05,

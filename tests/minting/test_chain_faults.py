@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from sqlalchemy import select
+from web3 import Web3
 
 from minting.anvil import AnvilNode
 from minting.chains import Chain, connect
@@ -139,7 +140,9 @@ def test_minter_without_funds_waits_visibly_and_resumes_after_funding(pipeline: 
 
     funder = pipeline.chain.dev_accounts()[1]
     pipeline.chain.w3.eth.wait_for_transaction_receipt(
-        pipeline.chain.w3.eth.send_transaction({"from": funder.address, "to": poor.address, "value": 10**18})
+        pipeline.chain.w3.eth.send_transaction(
+            {"from": funder.address, "to": poor.address, "value": Web3.to_wei(1, "ether")}
+        )
     )
     sender.drain()
     assert pipeline.card.total_supply() == 10

@@ -17,7 +17,8 @@ from backend.db import make_engine, make_session_factory, migrate
 from minting.anvil import AnvilNode
 from minting.chains import Chain, connect
 from minting.compiler import CompiledTree
-from minting.indexer import Indexer, ReorgTooDeep, owner_of, purchases, tokens_of
+from minting.errors import ReorgTooDeep
+from minting.indexer import Indexer, owner_of, purchases, tokens_of
 from minting.resident_card import ResidentCardClient, mint_batch_gas
 from minting.signing import Voucher, sign_voucher
 from minting.store import IndexerCursorRow, TokenTransferRow

@@ -107,6 +107,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("chain_id", "tx_hash", "log_index", name="uq_token_transfers_log"),
     )
     op.create_index("ix_token_transfers_block", "token_transfers", ["chain_id", "block_number"])
+    op.create_index("ix_token_transfers_token", "token_transfers", ["chain_id", "contract", "token_id"])
 
 
 def downgrade() -> None:
