@@ -32,13 +32,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from hexbytes import HexBytes
+from eth_utils.abi import function_signature_to_4byte_selector
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import TransactionNotFound
-from web3.types import Nonce, TxParams, Wei
 
 from minting import failpoints
 from minting.node_errors import NodeRefusal, classify
@@ -49,6 +47,57 @@ log = logging.getLogger("furusato.minting.sender")
 
 #: Re-sent fees are at least this many percent of the last attempt's (nodes demand ≥ 110).
 MIN_BUMP_PERCENT = 110
+
+
+MINT_BATCH_SELECTOR = function_signature_to_4byte_selector("mintBatch(address[],uint256[])")
+
+
+def encode_mint_batch(recipients: Sequence[str], ids: Sequence[int]) -> bytes:
+    """Calldata of `mintBatch(address[] to, uint256[] ids)`, written out directly.
+
+    The layout is fixed (two dynamic arrays of 32-byte words), and this is the hot path:
+    web3's contract encoder takes ~120 ms and eth-abi ~8 ms for 100 cards, this ~0.2 ms.
+    `tests/minting/test_sender.py` checks it byte for byte against eth-abi.
+    """
+    count = len(ids)
+    if len(recipients) != count:
+        raise ValueError("recipients and ids differ in length")
+    word = 32
+    head = (2 * word).to_bytes(word, "big") + ((3 + count) * word).to_bytes(word, "big")
+    addresses = b"".join(bytes(12) + bytes.fromhex(address[2:]) for address in recipients)
+    numbers = b"".join(token_id.to_bytes(word, "big") for token_id in ids)
+    length = count.to_bytes(word, "big")
+    return MINT_BATCH_SELECTOR + head + length + addresses + length + numbers
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The four fields of a receipt the sender needs."""
+
+    tx_hash: str
+    status: int
+    block_number: int
+    block_hash: str
+    gas_used: int
+
+    @classmethod
+    def from_rpc(cls, raw: dict[str, Any]) -> Receipt:
+        """From a raw JSON-RPC receipt: hex quantities and camelCase keys (any node), or
+        ints and snake_case keys (web3's in-process eth-tester provider)."""
+
+        def field(camel: str, snake: str) -> Any:
+            return raw[camel] if camel in raw else raw[snake]
+
+        def quantity(value: Any) -> int:
+            return int(value, 16) if isinstance(value, str) else int(value)
+
+        return cls(
+            tx_hash=field("transactionHash", "transaction_hash"),
+            status=quantity(raw["status"]),
+            block_number=quantity(field("blockNumber", "block_number")),
+            block_hash=field("blockHash", "block_hash"),
+            gas_used=quantity(field("gasUsed", "gas_used")),
+        )
 
 
 @dataclass(frozen=True)
@@ -134,18 +183,22 @@ class MintSender:
         tip = int(self.w3.eth.max_priority_fee)
         return 2 * base_fee + tip, tip
 
-    def _receipt(self, tx_hash: str) -> Any | None:
-        try:
-            return self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-        except TransactionNotFound:
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        """A raw JSON-RPC call. The hot path skips web3's result formatters, which cost ~90 ms
+        for a receipt of 100 Transfer logs; we read four fields of it."""
+        response = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        if "error" in response:
+            raise RuntimeError(f"{method} failed: {response['error']}")
+        return response.get("result")
+
+    def _receipt(self, tx_hash: str) -> Receipt | None:
+        raw = self._rpc("eth_getTransactionReceipt", [tx_hash])
+        if raw is None:
             return None
+        return Receipt.from_rpc(raw)
 
     def _known_to_node(self, tx_hash: str) -> bool:
-        try:
-            self.w3.eth.get_transaction(HexBytes(tx_hash))
-        except TransactionNotFound:
-            return False
-        return True
+        return self._rpc("eth_getTransactionByHash", [tx_hash]) is not None
 
     def _broadcast(self, raw: bytes) -> NodeRefusal | None:
         """Send stored bytes; None when the node took them (or already had them)."""
@@ -186,16 +239,20 @@ class MintSender:
         return max(on_chain, (stored + 1) if stored is not None else 0)
 
     def _sign(self, contract: str, recipients: list[str], ids: list[int], nonce: int, fees: tuple[int, int]) -> Any:
-        params: TxParams = {
-            "from": self.account.address,
+        """Sign `mintBatch(recipients, ids)`, with calldata from `encode_mint_batch`."""
+        data = encode_mint_batch(recipients, ids)
+        tx: dict[str, Any] = {
+            "type": 2,
             "chainId": self.chain_id,
-            "nonce": Nonce(nonce),
+            "nonce": nonce,
+            "to": Web3.to_checksum_address(contract),
+            "value": 0,
+            "data": data,
             "gas": MINT_BATCH_BASE_GAS + MINT_GAS_PER_CARD * len(ids),
-            "maxFeePerGas": Wei(fees[0]),
-            "maxPriorityFeePerGas": Wei(fees[1]),
+            "maxFeePerGas": fees[0],
+            "maxPriorityFeePerGas": fees[1],
         }
-        tx = self._card(contract).functions.mintBatch(recipients, ids).build_transaction(params)
-        return self.account.sign_transaction(dict(tx))  # type: ignore[arg-type]
+        return self.account.sign_transaction(tx)
 
     # ── stage 3: send ────────────────────────────────────────────────────────
 
@@ -210,9 +267,9 @@ class MintSender:
             ).all()
         )
 
-    def send_batch(self) -> tuple[int, int] | None:
+    def send_batch(self, fees: tuple[int, int] | None = None) -> tuple[int, int] | None:
         """Claim, sign, store, commit, then broadcast one batch; (chain_tx id, jobs) or None."""
-        fees = self._fees()
+        fees = fees or self._fees()
         with self.sessions.begin() as session:
             oldest = session.scalar(
                 select(MintJobRow.contract)
@@ -222,8 +279,8 @@ class MintSender:
             )
             if oldest is None:
                 return None
-            jobs = session.scalars(
-                select(MintJobRow)
+            jobs = session.execute(
+                select(MintJobRow.id, MintJobRow.recipient, MintJobRow.token_id)
                 .where(
                     MintJobRow.status == "queued",
                     MintJobRow.chain_id == self.chain_id,
@@ -238,7 +295,15 @@ class MintSender:
             failpoints.hit("before_sign")
             nonce = self._allocate_nonce(session)
             signed = self._sign(oldest, [job.recipient for job in jobs], [job.token_id for job in jobs], nonce, fees)
-            tx = ChainTxRow(chain_id=self.chain_id, signer=self.account.address, nonce=nonce, status="sent")
+            # Stamped now, broadcast right after commit: after a crash in between, tracking
+            # finds the node without it and rebroadcasts once `rebroadcast_after_seconds` pass.
+            tx = ChainTxRow(
+                chain_id=self.chain_id,
+                signer=self.account.address,
+                nonce=nonce,
+                status="sent",
+                last_broadcast_at=self._clock(),
+            )
             session.add(tx)
             session.flush()
             session.add(
@@ -250,17 +315,17 @@ class MintSender:
                     max_priority_fee_per_gas=fees[1],
                 )
             )
-            for job in jobs:
-                job.status = "sent"
-                job.chain_tx_id = tx.id
-                job.last_error = None
+            # One statement for the whole batch (row-by-row ORM updates cost ~50 ms per 100).
+            session.execute(
+                update(MintJobRow)
+                .where(MintJobRow.id.in_([job.id for job in jobs]))
+                .values(status="sent", chain_tx_id=tx.id, last_error=None)
+            )
             tx_id, count, raw = tx.id, len(jobs), bytes(signed.raw_transaction)
         # Stored and committed: only now may the bytes leave this process.
         failpoints.hit("after_store")
         refusal = self._broadcast(raw)
         failpoints.hit("after_broadcast")
-        with self.sessions.begin() as session:
-            session.execute(update(ChainTxRow).where(ChainTxRow.id == tx_id).values(last_broadcast_at=self._clock()))
         if refusal is not None:
             log.info("broadcast of chain_tx %s refused (%s); tracking will settle it", tx_id, refusal.value)
         return tx_id, count
@@ -272,21 +337,21 @@ class MintSender:
             session.scalars(select(TxAttemptRow).where(TxAttemptRow.chain_tx_id == tx_id).order_by(TxAttemptRow.id))
         )
 
-    def _record_mined(self, session: Session, tx: ChainTxRow, receipt: Any, result: StepResult) -> None:
-        tx.mined_hash = receipt["transactionHash"].to_0x_hex()
-        tx.block_number = int(receipt["blockNumber"])
-        tx.block_hash = receipt["blockHash"].to_0x_hex()
-        tx.gas_used = int(receipt["gasUsed"])
-        jobs = session.scalars(select(MintJobRow).where(MintJobRow.chain_tx_id == tx.id)).all()
-        if receipt["status"] == 1:
+    def _record_mined(self, session: Session, tx: ChainTxRow, receipt: Receipt, result: StepResult) -> None:
+        tx.mined_hash = receipt.tx_hash
+        tx.block_number = receipt.block_number
+        tx.block_hash = receipt.block_hash
+        tx.gas_used = receipt.gas_used
+        if receipt.status == 1:
             tx.status = "mined"
-            for job in jobs:
-                job.status = "mined"
-                job.last_error = None
+            session.execute(
+                update(MintJobRow).where(MintJobRow.chain_tx_id == tx.id).values(status="mined", last_error=None)
+            )
             result.mined_txs += 1
             return
         # Reverted (e.g. paused, or an id outside every series): the nonce is spent; each
         # job is settled from the contract, the rest queued again with the reason.
+        jobs = session.scalars(select(MintJobRow).where(MintJobRow.chain_tx_id == tx.id)).all()
         tx.status = "reverted"
         reason = f"mintBatch reverted in {tx.mined_hash}"
         result.requeued_jobs += self._settle_from_contract(jobs, reason)
@@ -423,7 +488,7 @@ class MintSender:
                     continue
                 if self.config.confirmations > 0:
                     receipt = self._receipt(tx.mined_hash)
-                    if receipt is None or receipt["blockHash"].to_0x_hex() != tx.block_hash:
+                    if receipt is None or receipt.block_hash != tx.block_hash:
                         tx.status, tx.mined_hash, tx.block_number, tx.block_hash = "sent", None, None, None
                         session.execute(update(MintJobRow).where(MintJobRow.chain_tx_id == tx.id).values(status="sent"))
                         continue
@@ -446,8 +511,9 @@ class MintSender:
             return result
         with self.sessions() as session:
             room = self.config.max_in_flight - self._in_flight(session)
+        fees = self._fees() if room > 0 else None  # one price for this round's batches
         for _ in range(max(room, 0)):
-            sent = self.send_batch()
+            sent = self.send_batch(fees)
             if sent is None:
                 break
             result.sent_txs += 1

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from eth_abi.abi import encode
+from eth_utils.abi import function_signature_to_4byte_selector
 from sqlalchemy import select
 
 from minting.jobs import ConfirmedJob, NewJob, QueuedJob, SentJob, enqueue, job_state, status_counts
+from minting.sender import encode_mint_batch
 from minting.store import ChainTxRow, SignerNonceRow, TxAttemptRow
 from tests.minting.pipeline_fixtures import Pipeline, pipeline, recipient_for
 
@@ -96,3 +99,13 @@ def test_nonce_used_by_another_transaction_requeues_what_is_not_minted(pipeline:
         statuses = [tx.status for tx in session.scalars(select(ChainTxRow).order_by(ChainTxRow.nonce))]
         assert statuses[0] == "dropped"
         assert status_counts(session)["confirmed"] == 5
+
+
+@pytest.mark.parametrize("count", [1, 3, 100])
+def test_mint_batch_calldata_matches_eth_abi(count: int) -> None:
+    recipients = [recipient_for(i) for i in range(count)]
+    ids = [2**63 - i for i in range(count)]
+    expected = function_signature_to_4byte_selector("mintBatch(address[],uint256[])") + encode(
+        ["address[]", "uint256[]"], [recipients, ids]
+    )
+    assert encode_mint_batch(recipients, ids) == expected
