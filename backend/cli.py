@@ -186,7 +186,8 @@ def worker(
     try:
         from backend.db import make_session_factory
 
-        mint_worker = guarded(lambda: build_worker(settings, make_session_factory(engine), connected))
+        sessions = make_session_factory(engine)
+        mint_worker = guarded(lambda: build_worker(settings, sessions, connected))
         typer.echo(f"mint worker for {mint_worker.sender.account.address} on chain {mint_worker.sender.chain_id}")
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:

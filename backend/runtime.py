@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,9 +22,10 @@ from backend.seed import seed_demo_town
 from minting.chains import Chain, connect
 from minting.compiler import compile_contracts
 from minting.deploy import MANIFEST_FILE, Manifest, ensure_deployed
+from minting.indexer import Indexer
 from minting.keys import load_signer
 from minting.sender import SenderConfig
-from minting.worker import MintWorker
+from minting.worker import IndexerWorker, MintWorker
 
 log = logging.getLogger("furusato")
 
@@ -43,20 +44,21 @@ class Runtime:
     chain: Chain
     manifest: Manifest
     deployed_now: bool
-    worker: tuple[threading.Thread, threading.Event] | None = None
+    threads: list[tuple[threading.Thread, threading.Event]] = field(default_factory=list)
 
     def start_worker(self) -> None:
-        """Run the mint worker in a thread of this process (the embedded default)."""
-        if self.worker is None:
-            self.worker = build_worker(self.settings, self.sessions, self.chain).start_thread()
+        """Run the mint worker and the indexer in threads of this process (the embedded default)."""
+        if not self.threads:
+            self.threads.append(build_worker(self.settings, self.sessions, self.chain).start_thread())
+            self.threads.append(build_indexer(self.sessions, self.chain, self.manifest).start_thread())
 
     def close(self) -> None:
-        """Stop the worker and the node we started, release connections; safe to call twice."""
-        if self.worker is not None:
-            thread, stop = self.worker
+        """Stop the threads and the node we started, release connections; safe to call twice."""
+        for _thread, stop in self.threads:
             stop.set()
+        for thread, _stop in self.threads:
             thread.join(timeout=30)
-            self.worker = None
+        self.threads.clear()
         self.chain.close()
         self.engine.dispose()
 
@@ -84,6 +86,20 @@ def build_worker(settings: Settings, sessions: sessionmaker[Session], chain: Cha
     """A mint worker for the configured minter key (dev chains: the deployer's account)."""
     config = SenderConfig(batch_size=settings.mint_batch_size, confirmations=settings.mint_confirmations)
     return MintWorker(sessions, chain.w3, load_signer(chain), compile_contracts()["ResidentCard"].abi, config)
+
+
+def build_indexer(sessions: sessionmaker[Session], chain: Chain, manifest: Manifest) -> IndexerWorker:
+    """An indexer following Transfer events of every deployed contract (cards and rights)."""
+    contracts = manifest.contracts.values()
+    indexer = Indexer(
+        sessions,
+        chain.w3,
+        [contract.address for contract in contracts],
+        compile_contracts()["ResidentCard"].abi,
+        name=f"transfers-{manifest.chain_id}",
+        start_block=min(contract.block_number for contract in contracts),
+    )
+    return IndexerWorker(indexer)
 
 
 def open_runtime(settings: Settings) -> Runtime:

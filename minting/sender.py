@@ -41,6 +41,7 @@ from web3.contract import Contract
 from minting import failpoints
 from minting.node_errors import NodeRefusal, classify
 from minting.resident_card import MINT_BATCH_BASE_GAS, MINT_GAS_PER_CARD
+from minting.reverts import translate
 from minting.store import ChainTxRow, MintJobRow, SignerNonceRow, TxAttemptRow
 
 log = logging.getLogger("furusato.minting.sender")
@@ -166,6 +167,7 @@ class MintSender:
         self.chain_id = int(w3.eth.chain_id)
         self._card_abi = list(card_abi)
         self._contracts: dict[str, Contract] = {}
+        self._paused: set[str] = set()
         self._clock = clock
 
     # ── helpers ──────────────────────────────────────────────────────────────
@@ -349,13 +351,35 @@ class MintSender:
             )
             result.mined_txs += 1
             return
-        # Reverted (e.g. paused, or an id outside every series): the nonce is spent; each
-        # job is settled from the contract, the rest queued again with the reason.
+        # Reverted: the nonce is spent. Replaying the call on the block before says why.
+        # Paused → the jobs wait (queued again; no batch is sent while the contract is
+        # paused). Anything else (an id outside every series, a revoked role) would revert
+        # again: those jobs fail with the contract's error instead of burning gas forever.
         jobs = session.scalars(select(MintJobRow).where(MintJobRow.chain_tx_id == tx.id)).all()
         tx.status = "reverted"
-        reason = f"mintBatch reverted in {tx.mined_hash}"
-        result.requeued_jobs += self._settle_from_contract(jobs, reason)
+        error, description = self._revert_reason(jobs, receipt.block_number - 1)
         result.mined_txs += 1
+        if error == "EnforcedPause":
+            self._paused.add(jobs[0].contract)
+            result.requeued_jobs += self._settle_from_contract(jobs, "waiting: the card contract is paused")
+            return
+        for job in jobs:
+            job.status = "failed"
+            job.last_error = f"mintBatch reverted: {description}"
+
+    def _revert_reason(self, jobs: Sequence[MintJobRow], block_number: int) -> tuple[str, str]:
+        """(error name, error with arguments) a reverted batch raises when replayed."""
+        function = self._card(jobs[0].contract).functions.mintBatch(
+            [job.recipient for job in jobs], [job.token_id for job in jobs]
+        )
+        try:
+            function.call({"from": self.account.address}, block_identifier=block_number)
+        except Exception as exc:
+            reverted = translate(self._card_abi, exc)
+            if reverted is not None:
+                return reverted.error, str(reverted).removeprefix("reverted with ")
+            raise
+        return "Unknown", "unknown (the replay succeeded)"
 
     def _settle_from_contract(self, jobs: Sequence[MintJobRow], reason: str) -> int:
         """Jobs whose token exists with their recipient are done; the others are queued again."""
@@ -511,6 +535,11 @@ class MintSender:
             return result
         with self.sessions() as session:
             room = self.config.max_in_flight - self._in_flight(session)
+        for contract in list(self._paused):  # a paused contract gets no batch until unpaused
+            if self._card(contract).functions.paused().call():
+                result.waiting_reason = f"the card contract {contract} is paused"
+                return result
+            self._paused.discard(contract)
         fees = self._fees() if room > 0 else None  # one price for this round's batches
         for _ in range(max(room, 0)):
             sent = self.send_batch(fees)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
+from minting.indexer import Indexer
 from minting.jobs import status_counts
 from minting.sender import MintSender, SenderConfig
 from minting.store import WorkerLeaseRow
@@ -146,5 +147,30 @@ class MintWorker:
         """Run in a daemon thread (the in-process default of `furusato run`)."""
         stop = threading.Event()
         thread = threading.Thread(target=self.run, args=(stop,), name="mint-worker", daemon=True)
+        thread.start()
+        return thread, stop
+
+
+class IndexerWorker:
+    """Runs `Indexer.step()` in a loop: quickly while behind the head, then every `idle_seconds`."""
+
+    def __init__(self, indexer: Indexer, *, idle_seconds: float = 0.5) -> None:
+        self.indexer = indexer
+        self.idle_seconds = idle_seconds
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                step = self.indexer.step()
+            except Exception as exc:  # node down, database busy: the cursor is in the database
+                log.warning("indexer round failed: %s", str(exc).splitlines()[0][:160] if str(exc) else exc)
+                stop.wait(1.0)
+                continue
+            if step.caught_up:
+                stop.wait(self.idle_seconds)
+
+    def start_thread(self) -> tuple[threading.Thread, threading.Event]:
+        stop = threading.Event()
+        thread = threading.Thread(target=self.run, args=(stop,), name="indexer", daemon=True)
         thread.start()
         return thread, stop

@@ -7,7 +7,7 @@ from eth_abi.abi import encode
 from eth_utils.abi import function_signature_to_4byte_selector
 from sqlalchemy import select
 
-from minting.jobs import ConfirmedJob, NewJob, QueuedJob, SentJob, enqueue, job_state, status_counts
+from minting.jobs import ConfirmedJob, FailedJob, NewJob, QueuedJob, SentJob, enqueue, job_state, status_counts
 from minting.sender import encode_mint_batch
 from minting.store import ChainTxRow, SignerNonceRow, TxAttemptRow
 from tests.minting.pipeline_fixtures import Pipeline, pipeline, recipient_for
@@ -109,3 +109,32 @@ def test_mint_batch_calldata_matches_eth_abi(count: int) -> None:
         ["address[]", "uint256[]"], [recipients, ids]
     )
     assert encode_mint_batch(recipients, ids) == expected
+
+
+def test_batch_refused_by_the_contract_fails_its_jobs_with_the_reason(pipeline: Pipeline) -> None:
+    outside = 2_000_000  # beyond the series (1 … 1,000,000)
+    with pipeline.sessions.begin() as session:
+        enqueue(
+            session, pipeline.chain.chain_id, [NewJob("order-out", pipeline.card.address, outside, recipient_for(1))]
+        )
+    pipeline.sender().drain()
+    with pipeline.sessions() as session:
+        state = job_state(session, "order-out")
+    assert isinstance(state, FailedJob)
+    assert state.error == f"mintBatch reverted: ResidentCardIdOutsideSeries(tokenId={outside})"
+
+
+def test_jobs_wait_while_the_contract_is_paused(pipeline: Pipeline) -> None:
+    pipeline.enqueue(5)
+    pipeline.card.pause()
+    sender = pipeline.sender()
+    sender.step()  # the batch reverts: paused
+    sender.step()  # tracked: jobs queued again, waiting
+    result = sender.step()
+    assert result.waiting_reason == f"the card contract {pipeline.card.address} is paused"
+    with pipeline.sessions() as session:
+        assert status_counts(session)["queued"] == 5
+        assert len(session.scalars(select(ChainTxRow)).all()) == 1  # no gas burnt in a loop
+    pipeline.card.unpause()
+    sender.drain()
+    assert pipeline.card.total_supply() == 5
