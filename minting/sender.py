@@ -106,6 +106,8 @@ class SenderConfig:
     """How the sender batches, paces and confirms."""
 
     batch_size: int = 100
+    #: A batch leaves when `batch_size` jobs wait, or when the oldest has waited this long.
+    batch_wait_seconds: float = 0.05
     max_in_flight: int = 16
     confirmations: int = 0
     bump_after_seconds: float = 30.0
@@ -282,7 +284,7 @@ class MintSender:
             if oldest is None:
                 return None
             jobs = session.execute(
-                select(MintJobRow.id, MintJobRow.recipient, MintJobRow.token_id)
+                select(MintJobRow.id, MintJobRow.recipient, MintJobRow.token_id, MintJobRow.created_at)
                 .where(
                     MintJobRow.status == "queued",
                     MintJobRow.chain_id == self.chain_id,
@@ -294,6 +296,9 @@ class MintSender:
             ).all()
             if not jobs:
                 return None
+            oldest_wait = (self._clock() - (_aware(jobs[0].created_at) or self._clock())).total_seconds()
+            if len(jobs) < self.config.batch_size and oldest_wait < self.config.batch_wait_seconds:
+                return None  # a fuller batch is likely in a moment
             failpoints.hit("before_sign")
             nonce = self._allocate_nonce(session)
             signed = self._sign(oldest, [job.recipient for job in jobs], [job.token_id for job in jobs], nonce, fees)

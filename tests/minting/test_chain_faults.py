@@ -127,7 +127,7 @@ def test_minter_without_funds_waits_visibly_and_resumes_after_funding(pipeline: 
         pipeline.chain.w3,
         poor,
         pipeline.card.contract.abi,
-        SenderConfig(rebroadcast_after_seconds=0),
+        SenderConfig(rebroadcast_after_seconds=0, batch_wait_seconds=0),
     )
     sender.send_batch()
     result = sender.step()

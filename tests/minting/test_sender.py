@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from eth_abi.abi import encode
 from eth_utils.abi import function_signature_to_4byte_selector
 from sqlalchemy import select
 
 from minting.jobs import ConfirmedJob, FailedJob, NewJob, QueuedJob, SentJob, enqueue, job_state, status_counts
-from minting.sender import encode_mint_batch
+from minting.sender import MintSender, SenderConfig, encode_mint_batch
 from minting.store import ChainTxRow, SignerNonceRow, TxAttemptRow
 from tests.minting.pipeline_fixtures import Pipeline, pipeline, recipient_for
 
@@ -138,3 +140,28 @@ def test_jobs_wait_while_the_contract_is_paused(pipeline: Pipeline) -> None:
     pipeline.card.unpause()
     sender.drain()
     assert pipeline.card.total_supply() == 5
+
+
+def test_a_partial_batch_waits_for_more_jobs_until_its_deadline(pipeline: Pipeline) -> None:
+    pipeline.enqueue(3)
+    now = datetime.now(UTC)
+    waiting = MintSender(
+        pipeline.sessions,
+        pipeline.chain.w3,
+        pipeline.minter,
+        pipeline.card.contract.abi,
+        SenderConfig(batch_size=10, batch_wait_seconds=60),
+        clock=lambda: now,
+    )
+    assert waiting.send_batch() is None  # 3 of 10, the oldest waited less than 60 s
+    later = MintSender(
+        pipeline.sessions,
+        pipeline.chain.w3,
+        pipeline.minter,
+        pipeline.card.contract.abi,
+        SenderConfig(batch_size=10, batch_wait_seconds=60),
+        clock=lambda: now + timedelta(seconds=61),
+    )
+    sent = later.send_batch()
+    assert sent is not None
+    assert sent[1] == 3
