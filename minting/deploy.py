@@ -20,7 +20,8 @@ from web3 import Web3
 
 from minting.chains import Chain
 from minting.compiler import CompiledTree
-from minting.errors import ContractCodeMissing, DeployerKeyMissing, DeploymentError, ManifestChainMismatch
+from minting.errors import ContractCodeMissing, DeploymentError, ManifestChainMismatch
+from minting.keys import load_signer
 from minting.naming_rights import NamingRightsClient
 from minting.resident_card import ResidentCardClient
 
@@ -64,19 +65,6 @@ class Manifest:
             return cls(contracts=contracts, **data)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DeploymentError(f"unreadable deployment manifest {path}: {exc}") from exc
-
-
-def deployer_account(chain: Chain, private_key: str | None) -> LocalAccount:
-    """The configured deployer key, else the first pre-funded account of a dev chain."""
-    from eth_account import Account
-
-    if private_key:
-        account: LocalAccount = Account.from_key(private_key)
-        return account
-    accounts = chain.dev_accounts()
-    if not accounts:
-        raise DeployerKeyMissing(chain.chain_id)
-    return accounts[0]
 
 
 def deploy_contracts(
@@ -141,7 +129,7 @@ def ensure_deployed(
         manifest = Manifest.load(manifest_path)
         verify_manifest(chain.w3, manifest, manifest_path)
         return manifest, False
-    deployer = deployer_account(chain, deployer_key)
+    deployer = load_signer(chain, env_prefix="FURUSATO_DEPLOYER", key=deployer_key)
     manifest = deploy_contracts(chain, tree_loader(), deployer, metadata_base_url=metadata_base_url)
     if manifest_path is not None:
         manifest.save(manifest_path)

@@ -18,9 +18,10 @@ from minting.chains import Chain
 from minting.errors import DeployerKeyMissing, SignerKeyInvalid
 
 
-def load_signer(chain: Chain, *, env_prefix: str = "FURUSATO_MINTER") -> LocalAccount:
-    """The minter (or, with another prefix, voucher-signer) account for `chain`."""
-    raw = os.environ.get(f"{env_prefix}_KEY")
+def load_signer(chain: Chain, *, env_prefix: str = "FURUSATO_MINTER", key: str | None = None) -> LocalAccount:
+    """The minter (or, with another prefix, deployer or voucher-signer) account for `chain`;
+    `key`, when given (e.g. from settings), comes before the environment."""
+    raw = key or os.environ.get(f"{env_prefix}_KEY")
     if raw:
         try:
             account: LocalAccount = Account.from_key(raw)
@@ -31,10 +32,10 @@ def load_signer(chain: Chain, *, env_prefix: str = "FURUSATO_MINTER") -> LocalAc
     if keystore:
         password = os.environ.get(f"{env_prefix}_KEYSTORE_PASSWORD", "")
         try:
-            key = Account.decrypt(json.loads(Path(keystore).read_text()), password)
+            secret = Account.decrypt(json.loads(Path(keystore).read_text()), password)
         except Exception as exc:
             raise SignerKeyInvalid(f"cannot decrypt keystore {keystore} with {env_prefix}_KEYSTORE_PASSWORD") from exc
-        decrypted: LocalAccount = Account.from_key(key)
+        decrypted: LocalAccount = Account.from_key(secret)
         return decrypted
     accounts = chain.dev_accounts()
     if not accounts:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -131,7 +131,6 @@ class StepResult:
     rebroadcasts: int = 0
     bumps: int = 0
     waiting_reason: str | None = None
-    errors: list[str] = field(default_factory=list)
 
     @property
     def busy(self) -> bool:
