@@ -49,7 +49,7 @@ def _worker(pipeline: Pipeline, database_url: str, failpoint: str | None) -> sub
     )
 
 
-def _wait_all_confirmed(pipeline: Pipeline, timeout: float = 120.0) -> None:
+def _wait_all_confirmed(pipeline: Pipeline, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with pipeline.sessions() as session:
@@ -71,7 +71,7 @@ def test_worker_killed_at_any_instant_mints_every_job_exactly_once(
     pipeline.enqueue(JOBS)
 
     crashed = _worker(pipeline, database_url, failpoint)
-    crashed.wait(timeout=60)
+    crashed.wait(timeout=120)
     assert crashed.returncode == -9, f"{failpoint} never hit: {crashed.stdout.read() if crashed.stdout else ''}"
 
     restarted = _worker(pipeline, database_url, None)
