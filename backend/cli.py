@@ -136,6 +136,7 @@ def run(
         )
         # uvicorn shuts down gracefully, then re-raises the signal it caught. Make SIGTERM
         # behave like Ctrl-C so both end here, with anvil stopped and a zero exit status.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         with contextlib.suppress(KeyboardInterrupt):
             server.run()
@@ -189,6 +190,9 @@ def worker(
         sessions = make_session_factory(engine)
         mint_worker = guarded(lambda: build_worker(settings, sessions, connected))
         typer.echo(f"mint worker for {mint_worker.sender.account.address} on chain {mint_worker.sender.chain_id}")
+        # Ctrl-C and SIGTERM stop the worker cleanly, also when started from a shell that
+        # ignores SIGINT for background jobs (Python keeps an inherited SIG_IGN otherwise).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             mint_worker.run(stop, on_progress=show)
