@@ -403,10 +403,12 @@ class MintSender:
         return requeued
 
     def _owner_of(self, contract: str, token_id: int) -> str | None:
+        """The token's holder, or None if it was never minted (decoded in `minting.reverts`)."""
         try:
             return str(self._card(contract).functions.ownerOf(token_id).call())
-        except Exception as exc:  # ERC721NonexistentToken: not minted
-            if "revert" in str(exc).lower() or type(exc).__name__ in ("ContractCustomError", "TransactionFailed"):
+        except Exception as exc:
+            reverted = translate(self._card_abi, exc)
+            if reverted is not None and reverted.error == "ERC721NonexistentToken":
                 return None
             raise
 
