@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from backend.api import health, municipalities
+from backend.api import drops, health, municipalities, orders
 from backend.config import Settings, get_settings
 from backend.errors import install_error_handlers
 from backend.runtime import Runtime, open_runtime
@@ -46,5 +46,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(municipalities.router)
+    app.include_router(drops.router)
+    app.include_router(orders.router)
     app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="pages")
     return app

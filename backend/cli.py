@@ -16,6 +16,7 @@ import logging
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -162,8 +163,6 @@ def worker(
     Point it at the same database and node as `furusato run` (e.g. --chain http://127.0.0.1:8545);
     the minter key comes from FURUSATO_MINTER_KEY or FURUSATO_MINTER_KEYSTORE.
     """
-    import threading
-
     from backend.runtime import build_worker, open_database
     from minting.chains import connect
     from minting.worker import Progress
@@ -190,10 +189,7 @@ def worker(
         sessions = make_session_factory(engine)
         mint_worker = guarded(lambda: build_worker(settings, sessions, connected))
         typer.echo(f"mint worker for {mint_worker.sender.account.address} on chain {mint_worker.sender.chain_id}")
-        # Ctrl-C and SIGTERM stop the worker cleanly, also when started from a shell that
-        # ignores SIGINT for background jobs (Python keeps an inherited SIG_IGN otherwise).
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        _stop_on_signals(stop)
         try:
             mint_worker.run(stop, on_progress=show)
         except KeyboardInterrupt:
@@ -202,6 +198,24 @@ def worker(
     finally:
         connected.close()
         engine.dispose()
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    """Ctrl-C and SIGTERM set `stop`, so the worker finishes its round and exits cleanly.
+
+    Installed explicitly because a shell that starts background jobs ignores SIGINT and Python
+    keeps an inherited SIG_IGN. The first signal only sets the event: a KeyboardInterrupt
+    raised at an arbitrary bytecode can leave a lock of the connection pool held, and the
+    clean-up that follows then waits on it for ever. A second signal interrupts at once.
+    """
+
+    def handle(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
 
 
 @app.command("compile")
@@ -245,7 +259,7 @@ def deploy(chain: ChainOption = None, data_dir: DataDirOption = None) -> None:
 
 @app.command("seed-demo")
 def seed_demo(data_dir: DataDirOption = None, database_url: DatabaseOption = None) -> None:
-    """Create the demo town (西川町) in the database if it is missing."""
+    """Create the demo town (星川町) and its card drop if they are missing (deploys first if needed)."""
     from backend.db import make_session_factory, session_scope
     from backend.runtime import open_database
     from backend.seed import seed_demo_town

@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     mint_worker: bool = Field(default=True, description="Run the mint worker inside `furusato run`")
     mint_batch_size: int = Field(default=100, ge=1, le=300, description="Cards per mintBatch")
     mint_confirmations: int = Field(default=0, ge=0, description="Blocks on top before a mint counts")
+    signer_key: SecretStr | None = Field(default=None, description="Voucher signer; dev chains use the minter's")
+    order_ttl_seconds: int = Field(default=900, ge=10, description="How long an unpaid order holds its cards")
+    card_api_key: SecretStr | None = Field(default=None, description="Stripe secret key; card payments need it")
+    card_webhook_secret: SecretStr | None = Field(default=None, description="Stripe webhook signing secret")
+    card_api_base: str = Field(default="", description="Stripe API base URL (tests point it at a local fake)")
+    smtp_url: str = Field(default="", description="smtp://user:pass@host:port; empty: mail goes to data_dir/mail")
+    mail_from: str = "Furusato <no-reply@furusato.invalid>"
 
     @field_validator("chain")
     @classmethod

@@ -12,13 +12,17 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory, migrate, ping, session_scope
-from backend.seed import seed_demo_town
+from backend.holders.custody import Vault
+from backend.payments.base import HostedCheckout
+from backend.sales.sweeper import OrderSweeper
+from backend.seed import seed_demo
 from minting.chains import Chain, connect
 from minting.compiler import compile_contracts
 from minting.deploy import MANIFEST_FILE, Manifest, ensure_deployed
@@ -44,13 +48,24 @@ class Runtime:
     chain: Chain
     manifest: Manifest
     deployed_now: bool
+    #: Encrypts custodial keys and stored answers, with a key derived from FURUSATO_SECRET_KEY.
+    vault: Vault
+    #: Signs wallet buyers' vouchers (holds the card contract's SIGNER_ROLE).
+    voucher_signer: LocalAccount
+    #: The `card` provider, when configured (FURUSATO_CARD_API_KEY).
+    card_checkout: HostedCheckout | None = None
     threads: list[tuple[threading.Thread, threading.Event]] = field(default_factory=list)
+
+    @property
+    def card_contract(self) -> str:
+        return self.manifest.contracts["ResidentCard"].address
 
     def start_worker(self) -> None:
         """Run the mint worker and the indexer in threads of this process (the embedded default)."""
         if not self.threads:
             self.threads.append(build_worker(self.settings, self.sessions, self.chain).start_thread())
             self.threads.append(build_indexer(self.sessions, self.chain, self.manifest).start_thread())
+            self.threads.append(OrderSweeper(self.sessions, self.chain).start_thread())
 
     def close(self) -> None:
         """Stop the threads and the node we started, release connections; safe to call twice."""
@@ -102,6 +117,15 @@ def build_indexer(sessions: sessionmaker[Session], chain: Chain, manifest: Manif
     return IndexerWorker(indexer)
 
 
+def build_card_checkout(settings: Settings) -> HostedCheckout | None:
+    """The `card` provider (Stripe Checkout) when an API key is configured, else None."""
+    if settings.card_api_key is None:
+        return None
+    from backend.payments.card import StripeCheckout
+
+    return StripeCheckout(settings)
+
+
 def open_runtime(settings: Settings) -> Runtime:
     """Start-up: database, chain, contracts, demo town (see module docstring)."""
     engine = open_database(settings)
@@ -124,11 +148,25 @@ def open_runtime(settings: Settings) -> Runtime:
         if deployed_now:
             log.info("deployed %s on chain %s", manifest.addresses(), manifest.chain_id)
         sessions = make_session_factory(engine)
+        card_contract = manifest.contracts["ResidentCard"].address
         if settings.demo_mode and settings.seed_demo:
+            admin = load_signer(chain, env_prefix="FURUSATO_DEPLOYER", key=deployer_key)
             with session_scope(sessions) as session:
-                seed_demo_town(session)
+                seed_demo(session, chain, card_contract, admin)
+        signer_key = settings.signer_key.get_secret_value() if settings.signer_key else None
+        runtime = Runtime(
+            settings,
+            engine,
+            sessions,
+            chain,
+            manifest,
+            deployed_now,
+            vault=Vault.from_secret(settings.secret_key.get_secret_value()),
+            voucher_signer=load_signer(chain, env_prefix="FURUSATO_SIGNER", key=signer_key),
+            card_checkout=build_card_checkout(settings),
+        )
     except BaseException:
         chain.close()
         engine.dispose()
         raise
-    return Runtime(settings, engine, sessions, chain, manifest, deployed_now)
+    return runtime

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from web3 import Web3
 
 
 class Health(BaseModel):
@@ -29,3 +34,99 @@ class MunicipalitiesPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+PREFECTURE_PATTERN = r"^(0[0-9]|[1-3][0-9]|4[0-7])$"
+
+
+class DropPublic(BaseModel):
+    id: int
+    kind: str
+    municipality: str
+    title_ja: str
+    title_en: str
+    description_ja: str
+    description_en: str
+    price_jpy: int
+    supply: int
+    #: Cards taken: paid for, or held by an order that is still awaiting payment.
+    sold: int
+    remaining: int
+    per_buyer_limit: int
+    payment_methods: list[str]
+    starts_at: datetime
+    ends_at: datetime | None
+    #: "upcoming", "on_sale", "sold_out" or "ended".
+    status: str
+    chain_id: int
+    contract: str
+
+
+class DropsPage(BaseModel):
+    items: list[DropPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class OrderCreate(BaseModel):
+    """What a buyer may send. Anything the server owns (status, price, token ids) is refused."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    drop_id: int = Field(ge=1)
+    quantity: int = Field(ge=1, le=100)
+    email: EmailStr = Field(max_length=254)
+    prefecture: str = Field(pattern=PREFECTURE_PATTERN, description='JIS X 0401 code "01"…"47", or "00" abroad')
+    wallet_address: str | None = Field(default=None, description="0x address, checksummed or all lower case")
+    campaign_code: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    payment_method: Literal["demo", "card", "wallet"]
+
+    @field_validator("wallet_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
+            raise ValueError("not an Ethereum address (0x followed by 40 hex digits)")
+        if value != value.lower() and not Web3.is_checksum_address(value):
+            raise ValueError("mixed-case address with a wrong checksum (mistyped?)")
+        return Web3.to_checksum_address(value)
+
+
+class OrderCreated(BaseModel):
+    order_id: str
+    status: str
+    #: Shown once: the bearer token that reads this order. Keep it; it is not stored.
+    order_token: str
+    drop_id: int
+    quantity: int
+    amount_jpy: int
+    payment_method: str
+    expires_at: datetime
+    checkout_url: str | None = None
+    #: `wallet` orders: the first voucher, and all of them (one per card).
+    voucher: dict[str, Any] | None = None
+    vouchers: list[dict[str, Any]] | None = None
+
+
+class OrderPublic(BaseModel):
+    order_id: str
+    status: str
+    drop_id: int
+    quantity: int
+    amount_jpy: int
+    payment_method: str
+    prefecture: str
+    created_at: datetime
+    expires_at: datetime
+    paid_at: datetime | None
+    token_ids: list[int]
+    chain_id: int | None = None
+    contract: str | None = None
+    tx_hash: str | None = None
+    owner: str | None = None
+    checkout_url: str | None = None
+    voucher: dict[str, Any] | None = None
+    vouchers: list[dict[str, Any]] | None = None
+    failure: str | None = None

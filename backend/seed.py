@@ -1,23 +1,53 @@
-"""The demo town a fresh `furusato run` shows, so the pages have something real to show."""
+"""The demo town a fresh `furusato run` shows, so the pages have something real to sell.
+
+A fictional town (星川町, Yamagata) with one resident-card drop: 1,000 cards at ¥1,000,
+first come first served, at most 5 per person, demo payments on.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from web3 import Web3
 
-from backend.models import Municipality
+from backend.models import Drop, Municipality
+from backend.sales.drops import DropTerms, create_card_drop
+from minting.chains import Chain
 
 DEMO_TOWN = {
-    "slug": "nishikawa",
-    "name_ja": "西川町",
-    "name_en": "Nishikawa Town",
+    "slug": "hoshikawa",
+    "name_ja": "星川町",
+    "name_en": "Hoshikawa Town",
     "prefecture": "06",
-    "description_ja": "月山と朝日連峰のふもと、山形県の町。デジタル住民票で、遠くからでも町の一員に。",
+    "description_ja": (
+        "月山のふもと、星のよく見える山形の小さな町（架空の町です）。デジタル住民票で、遠くからでも町の一員に。"
+    ),
     "description_en": (
-        "A town in Yamagata at the foot of Mt. Gassan and the Asahi range. "
+        "A small town in Yamagata at the foot of Mt. Gassan, known for its starry skies (a fictional town). "
         "With a digital resident card you belong to the town from wherever you live."
     ),
 }
+
+DEMO_SUPPLY = 1_000
+DEMO_PRICE_JPY = 1_000
+DEMO_LIMIT = 5
+
+
+def demo_drop_terms(now: datetime) -> DropTerms:
+    return DropTerms(
+        title_ja="星川町 デジタル住民票 第1期",
+        title_en="Hoshikawa digital resident card, first issue",
+        description_ja="先着1,000枚。ご購入いただいた番号が、あなたの住民番号になります。",
+        description_en="1,000 cards, first come first served. The number on your card is your resident number.",
+        supply=DEMO_SUPPLY,
+        price_jpy=DEMO_PRICE_JPY,
+        price_wei=Web3.to_wei(1, "milliether"),
+        per_buyer_limit=DEMO_LIMIT,
+        starts_at=now,
+    )
 
 
 def seed_demo_town(session: Session) -> Municipality:
@@ -28,3 +58,14 @@ def seed_demo_town(session: Session) -> Municipality:
         session.add(town)
         session.flush()
     return town
+
+
+def seed_demo(session: Session, chain: Chain, card_contract: str, admin: LocalAccount) -> tuple[Municipality, Drop]:
+    """The demo town and its card drop on this chain (each created only if missing)."""
+    town = seed_demo_town(session)
+    drop = session.scalar(
+        select(Drop).where(Drop.municipality_id == town.id, Drop.contract == Web3.to_checksum_address(card_contract))
+    )
+    if drop is None:
+        drop = create_card_drop(session, chain, card_contract, admin, town, demo_drop_terms(datetime.now(UTC)))
+    return town, drop

@@ -54,8 +54,8 @@ def test_healthz_is_503_when_the_database_is_gone(client: TestClient, tmp_path: 
 def test_municipalities_lists_the_demo_town(client: TestClient) -> None:
     body = client.get("/api/v1/municipalities").json()
     assert body["total"] == 1
-    assert body["items"][0]["slug"] == "nishikawa"
-    assert body["items"][0]["name_ja"] == "西川町"
+    assert body["items"][0]["slug"] == "hoshikawa"
+    assert body["items"][0]["name_ja"] == "星川町"
     assert body["items"][0]["prefecture"] == "06"
 
 
@@ -77,7 +77,7 @@ def test_municipalities_pages(client: TestClient) -> None:
     second = client.get("/api/v1/municipalities?limit=2&offset=2").json()
 
     assert first["total"] == second["total"] == 4
-    assert [t["slug"] for t in first["items"]] == ["nishikawa", "town-0"]
+    assert [t["slug"] for t in first["items"]] == ["hoshikawa", "town-0"]
     assert [t["slug"] for t in second["items"]] == ["town-1", "town-2"]
 
 

@@ -40,5 +40,5 @@ def test_app_serves_from_postgres(postgres_url: str, tmp_path: Path) -> None:
     settings = Settings(chain="eth-tester://", data_dir=tmp_path, database_url=postgres_url)
     with TestClient(create_app(settings)) as client:
         assert client.get("/healthz").json()["db"] == "ok"
-        assert client.get("/api/v1/municipalities").json()["items"][0]["slug"] == "nishikawa"
+        assert client.get("/api/v1/municipalities").json()["items"][0]["slug"] == "hoshikawa"
     assert not (tmp_path / "furusato.db").exists()

@@ -17,28 +17,28 @@ def test_town_page_reads_japanese_then_switches_to_english(page: Page, server: A
     page.goto(f"{server.url}/")
 
     heading = page.locator("h1")
-    expect(heading).to_have_text("西川町のデジタル住民票")
+    expect(heading).to_have_text("星川町のデジタル住民票")
     expect(page.locator("html")).to_have_attribute("lang", "ja")
     ARTIFACTS_DIR.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS_DIR / "town-page-ja.png", full_page=True)
 
     page.get_by_role("button", name=re.compile("Switch language")).click()
 
-    expect(heading).to_have_text("Nishikawa Town digital resident card")
+    expect(heading).to_have_text("Hoshikawa Town digital resident card")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator("#town-prefecture")).to_have_text("Yamagata")
     page.screenshot(path=ARTIFACTS_DIR / "town-page-en.png", full_page=True)
 
     page.reload()  # the choice is remembered
-    expect(heading).to_have_text("Nishikawa Town digital resident card")
+    expect(heading).to_have_text("Hoshikawa Town digital resident card")
     page.get_by_role("button", name=re.compile("Switch language")).click()
-    expect(heading).to_have_text("西川町のデジタル住民票")
+    expect(heading).to_have_text("星川町のデジタル住民票")
 
 
 def test_japanese_text_renders_with_a_cjk_font(page: Page, server: Any) -> None:
     """Tofu (missing glyphs) would render every kanji at one width; Noto CJK does not."""
     page.goto(f"{server.url}/")
-    expect(page.locator("h1")).to_have_text("西川町のデジタル住民票")
+    expect(page.locator("h1")).to_have_text("星川町のデジタル住民票")
     widths = page.evaluate(
         """() => ['西', 'ー', 'A'].map(ch => {
             const span = document.createElement('span');

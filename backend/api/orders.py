@@ -1,0 +1,283 @@
+"""Orders: `POST /api/v1/orders`, `GET /api/v1/orders/{id}`, `POST /api/v1/orders/{id}/demo-pay`.
+
+An order is read with its bearer token (`Authorization: Bearer <order_token>`); a wrong or
+missing token answers 404 exactly like an unknown id, so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.api.deps import RuntimeDep
+from backend.errors import ApiError
+from backend.holders.custody import ensure_holder
+from backend.models import Drop, Municipality, Order
+from backend.payments.base import CheckoutUnavailable
+from backend.payments.wallet import vouchers_for
+from backend.runtime import Runtime
+from backend.sales import idempotency
+from backend.sales.orders import (
+    NewOrder,
+    OrderRefused,
+    PaymentResult,
+    apply_payment,
+    assign_cards,
+    aware,
+    expire,
+    on_sale,
+    refresh,
+    reserve,
+    token_matches,
+)
+from backend.schemas import OrderCreate, OrderCreated, OrderPublic
+
+router = APIRouter(prefix="/api/v1/orders", tags=["sales"])
+
+IDEMPOTENCY_SCOPE = "orders"
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+Authorization = Annotated[str | None, Header()]
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "order_not_found", "No order with this id (or the order token does not match).")
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if authorization and authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip()
+    return None
+
+
+def _authorised_order(session: Session, order_id: str, authorization: str | None, *, lock: bool = False) -> Order:
+    order = session.get(Order, order_id, with_for_update=lock)
+    if order is None or not token_matches(order, _bearer(authorization)):
+        raise _not_found()
+    return order
+
+
+def _check_method(runtime: Runtime, drop: Drop, body: OrderCreate) -> None:
+    if body.payment_method not in drop.payment_methods.split(","):
+        raise ApiError(400, "payment_method_unavailable", f"This drop is not sold with {body.payment_method}.")
+    if body.payment_method == "demo" and not runtime.settings.demo_mode:
+        raise ApiError(400, "payment_method_unavailable", "Demo payments are off on this deployment.")
+    if body.payment_method == "card" and runtime.card_checkout is None:
+        raise ApiError(400, "payment_method_unavailable", "Card payments are not configured on this deployment.")
+    if body.payment_method == "wallet" and body.wallet_address is None:
+        raise ApiError(400, "wallet_address_required", "Paying from a wallet needs the wallet's address.")
+
+
+def _replay(replay: idempotency.Replay) -> JSONResponse:
+    return JSONResponse(replay.body, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"})
+
+
+@router.post("", status_code=201, response_model=OrderCreated, responses={409: {"description": "sold_out, …"}})
+def create_order(body: OrderCreate, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> Any:
+    """Reserve cards for a buyer; pay next (demo-pay, the checkout URL, or the vouchers on chain)."""
+    now = datetime.now(UTC)
+    body_hash = idempotency.request_hash(body.model_dump(mode="json"))
+    vault = runtime.vault
+    with runtime.sessions() as session:
+        try:
+            if idempotency_key and (
+                replay := idempotency.lookup(session, vault, IDEMPOTENCY_SCOPE, idempotency_key, body_hash)
+            ):
+                return _replay(replay)
+            drop = session.get(Drop, body.drop_id)
+            if drop is None or drop.chain_id != runtime.manifest.chain_id:
+                raise ApiError(404, "drop_not_found", "No drop with this id.")
+            if not on_sale(drop, now):
+                raise ApiError(409, "not_on_sale", "This drop is not on sale now.")
+            _check_method(runtime, drop, body)
+            holder = None if body.wallet_address else ensure_holder(session, vault, body.email)
+            order, token = reserve(
+                session,
+                drop,
+                NewOrder(
+                    body.drop_id,
+                    body.quantity,
+                    body.email,
+                    body.prefecture,
+                    body.payment_method,
+                    body.wallet_address,
+                    body.campaign_code,
+                ),
+                recipient=body.wallet_address or (holder.address if holder else None),
+                holder_id=holder.id if holder else None,
+                ttl=timedelta(seconds=runtime.settings.order_ttl_seconds),
+                now=now,
+            )
+            created = OrderCreated(
+                order_id=order.id,
+                status=order.status,
+                order_token=token,
+                drop_id=drop.id,
+                quantity=order.quantity,
+                amount_jpy=order.amount_jpy,
+                payment_method=order.payment_method,
+                expires_at=order.expires_at,
+            )
+            if body.payment_method == "wallet":
+                assert body.wallet_address is not None
+                vouchers = vouchers_for(
+                    runtime.chain.w3,
+                    runtime.voucher_signer,
+                    contract=drop.contract,
+                    buyer=body.wallet_address,
+                    token_ids=assign_cards(session, order),
+                    price_wei=int(drop.price_wei),
+                    deadline=order.expires_at,
+                    order_id=order.id,
+                )
+                order.payment_data = json.dumps({"vouchers": vouchers})
+                created.voucher, created.vouchers = vouchers[0], vouchers
+            done = body.payment_method != "card"
+            if idempotency_key:
+                status = 201 if done else idempotency.IN_PROGRESS
+                idempotency.remember(
+                    session,
+                    vault,
+                    IDEMPOTENCY_SCOPE,
+                    idempotency_key,
+                    body_hash,
+                    status,
+                    created.model_dump(mode="json"),
+                )
+            session.commit()
+        except OrderRefused as refused:
+            session.rollback()
+            raise ApiError(refused.status, refused.code, str(refused)) from None
+        except idempotency.KeyReuse as reuse:
+            raise ApiError(409, reuse.code, str(reuse)) from None
+        except IntegrityError:
+            # Another request with the same Idempotency-Key committed first: answer as it did.
+            session.rollback()
+            if idempotency_key is None:
+                raise
+            try:
+                replay = idempotency.lookup(session, vault, IDEMPOTENCY_SCOPE, idempotency_key, body_hash)
+            except idempotency.KeyReuse as reuse:
+                raise ApiError(409, reuse.code, str(reuse)) from None
+            if replay is None:
+                raise
+            return _replay(replay)
+    if body.payment_method == "card":
+        created.checkout_url = _start_checkout(runtime, order.id, idempotency_key, body_hash, created)
+    return JSONResponse(created.model_dump(mode="json"), status_code=201)
+
+
+def _start_checkout(
+    runtime: Runtime, order_id: str, idempotency_key: str | None, body_hash: str, created: OrderCreated
+) -> str:
+    """Create the provider's checkout after the reservation committed (no lock held while we
+    wait on the network). If the provider fails, the reservation is released at once."""
+    assert runtime.card_checkout is not None
+    with runtime.sessions() as session:
+        order = session.get(Order, order_id)
+        assert order is not None
+        drop = session.get(Drop, order.drop_id)
+        assert drop is not None
+        town = session.get(Municipality, drop.municipality_id)
+        assert town is not None
+        try:
+            started = runtime.card_checkout.start(
+                order, drop, town, return_url=f"{runtime.settings.public_url}/order.html?id={order.id}"
+            )
+        except CheckoutUnavailable as exc:
+            session.refresh(order, with_for_update=True)
+            expire(session, order)
+            order.status, order.failure = "failed", "checkout_unavailable"
+            session.commit()
+            message = f"The card payment service did not answer: {exc}"
+            raise ApiError(502, "payment_provider_unavailable", message) from None
+        order.payment_data = json.dumps({"checkout_session": started.session_id, "checkout_url": started.url})
+        created.checkout_url = started.url
+        if idempotency_key:
+            idempotency.remember(
+                session,
+                runtime.vault,
+                IDEMPOTENCY_SCOPE,
+                idempotency_key,
+                body_hash,
+                201,
+                created.model_dump(mode="json"),
+            )
+        session.commit()
+    return started.url
+
+
+def order_public(session: Session, runtime: Runtime, order: Order) -> OrderPublic:
+    """The order as its buyer sees it, after bringing its status up to date."""
+    outcome = refresh(session, order, datetime.now(UTC))
+    drop = session.get(Drop, order.drop_id)
+    assert drop is not None
+    payment: dict[str, Any] = json.loads(order.payment_data or "{}")
+    vouchers = payment.get("vouchers") if order.status == "pending_payment" else None
+    minted = order.status == "minted"
+    return OrderPublic(
+        order_id=order.id,
+        status=order.status,
+        drop_id=order.drop_id,
+        quantity=order.quantity,
+        amount_jpy=order.amount_jpy,
+        payment_method=order.payment_method,
+        prefecture=order.prefecture,
+        created_at=aware(order.created_at),
+        expires_at=aware(order.expires_at),
+        paid_at=aware(order.paid_at) if order.paid_at else None,
+        token_ids=outcome.token_ids,
+        chain_id=drop.chain_id if minted else None,
+        contract=drop.contract if minted else None,
+        tx_hash=outcome.tx_hash if minted else None,
+        owner=outcome.owner if minted else None,
+        checkout_url=payment.get("checkout_url") if order.status == "pending_payment" else None,
+        voucher=vouchers[0] if vouchers else None,
+        vouchers=vouchers,
+        failure=order.failure,
+    )
+
+
+@router.get("/{order_id}", response_model=OrderPublic)
+def get_order(order_id: str, runtime: RuntimeDep, authorization: Authorization = None) -> OrderPublic:
+    with runtime.sessions() as session:
+        order = _authorised_order(session, order_id, authorization)
+        public = order_public(session, runtime, order)
+        session.commit()
+    return public
+
+
+@router.post("/{order_id}/demo-pay", response_model=OrderPublic)
+def demo_pay(order_id: str, runtime: RuntimeDep, authorization: Authorization = None) -> OrderPublic:
+    """The demo provider's pay button: the order is paid at once (demo mode only)."""
+    if not runtime.settings.demo_mode:
+        raise ApiError(404, "not_found", "Demo payments are off on this deployment.")
+    now = datetime.now(UTC)
+    with runtime.sessions() as session:
+        order = _authorised_order(session, order_id, authorization)
+        if order.payment_method != "demo":
+            raise ApiError(409, "wrong_payment_method", f"This order is paid by {order.payment_method}, not demo.")
+        if order.status == "pending_payment" and aware(order.expires_at) <= now:
+            expire(session, order)
+            session.commit()
+        if order.status == "expired":
+            raise ApiError(409, "order_expired", "The reservation expired before payment; please order again.")
+        if order.status == "pending_payment":
+            try:
+                result = apply_payment(
+                    session, order, provider="demo", provider_ref=order.id, amount_jpy=order.amount_jpy, now=now
+                )
+            except OrderRefused as refused:
+                session.rollback()
+                raise ApiError(refused.status, refused.code, str(refused)) from None
+            if result is PaymentResult.LATE:
+                session.commit()
+                raise ApiError(409, "order_expired", "The reservation expired before payment.")
+        public = order_public(session, runtime, order)
+        session.commit()
+    return public

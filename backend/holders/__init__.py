@@ -1,0 +1,1 @@
+"""Holders: walletless supporters, their custodial keys, sign-in links and cards."""

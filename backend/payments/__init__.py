@@ -1,0 +1,1 @@
+"""Payments: providers behind one interface (`demo`, `card`, `wallet`)."""

@@ -1,0 +1,347 @@
+"""Orders: reserve stock, take payment once, number the cards, hand them to the mint pipeline.
+
+An order's life:
+
+    pending_payment ──paid──▶ paid ──(mint jobs sent)──▶ minting ──(all confirmed)──▶ minted
+          │                     └──────────────(a job failed)──────────────────────▶ failed
+          └──(not paid in time)──▶ expired          (refund recorded) ──▶ refunded
+
+Every change is one conditional UPDATE on the order's current status, so two requests racing
+on the same order (a webhook delivered twice, a double click) change it once. Payment,
+serial numbers and mint jobs commit in one transaction (an outbox): a paid order always has
+its jobs, and a job always belongs to a paid order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from backend.models import Drop, Order, OrderCard, Payment
+from backend.sales.stock import buyer_keys, count_buyer, return_stock, take_serials, take_stock, uncount_buyer
+from minting.jobs import NewJob, enqueue
+from minting.store import ChainTxRow, MintJobRow, TokenOwnerRow, TokenTransferRow
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+OPEN_STATUSES = ("pending_payment", "paid", "minting")
+
+
+class OrderRefused(Exception):
+    """The order cannot be created or changed; `code` is the API's error code."""
+
+    def __init__(self, code: str, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive; every one we store is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_matches(order: Order, token: str | None) -> bool:
+    return token is not None and hmac.compare_digest(order.token_hash, hash_token(token))
+
+
+def job_ref(order_id: str, token_id: int) -> str:
+    """The mint job's unique key: one job per card of an order."""
+    return f"{order_id}:{token_id}"
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """A validated order request (the API's body, already checked)."""
+
+    drop_id: int
+    quantity: int
+    email: str
+    prefecture: str
+    payment_method: str
+    wallet_address: str | None = None
+    campaign_code: str | None = None
+
+
+def on_sale(drop: Drop, now: datetime) -> bool:
+    return aware(drop.starts_at) <= now and (drop.ends_at is None or now < aware(drop.ends_at))
+
+
+def reserve(
+    session: Session,
+    drop: Drop,
+    request: NewOrder,
+    *,
+    recipient: str | None,
+    holder_id: int | None,
+    ttl: timedelta,
+    now: datetime,
+) -> tuple[Order, str]:
+    """Create the order and take its stock and per-buyer counts; returns it with its token.
+
+    Raises `OrderRefused` (`limit_exceeded`, `sold_out`); the caller's transaction must then
+    be rolled back, which undoes any count already taken.
+    """
+    for buyer in buyer_keys(request.email, request.wallet_address):
+        if not count_buyer(session, drop.id, buyer, request.quantity, drop.per_buyer_limit):
+            raise OrderRefused(
+                "limit_exceeded", f"At most {drop.per_buyer_limit} cards of this drop per person (email or wallet)."
+            )
+    # When stock looks gone, reservations that ran out give their cards back, then one more try.
+    if not take_stock(session, drop.id, request.quantity) and (
+        not expire_due(session, now, drop_id=drop.id) or not take_stock(session, drop.id, request.quantity)
+    ):
+        raise OrderRefused("sold_out", "Sold out: no cards are left in this drop.")
+    token = secrets.token_urlsafe(32)
+    order = Order(
+        id="ord_" + secrets.token_urlsafe(15),
+        drop_id=drop.id,
+        quantity=request.quantity,
+        email=request.email.strip().lower(),
+        prefecture=request.prefecture,
+        wallet_address=request.wallet_address,
+        campaign_code=request.campaign_code,
+        payment_method=request.payment_method,
+        status="pending_payment",
+        token_hash=hash_token(token),
+        amount_jpy=drop.price_jpy * request.quantity,
+        recipient=recipient,
+        holder_id=holder_id,
+        payment_data="{}",
+        expires_at=now + ttl,
+        created_at=now,
+    )
+    session.add(order)
+    session.flush()
+    return order, token
+
+
+def assign_cards(session: Session, order: Order) -> list[int]:
+    """Give the order the next serial numbers of its drop (idempotent per order)."""
+    existing = card_ids(session, order.id)
+    if existing:
+        return existing
+    ids = take_serials(session, order.drop_id, order.quantity)
+    session.add_all(OrderCard(order_id=order.id, token_id=token_id, drop_id=order.drop_id) for token_id in ids)
+    session.flush()
+    return ids
+
+
+def card_ids(session: Session, order_id: str) -> list[int]:
+    return [
+        int(token_id)
+        for token_id in session.scalars(
+            select(OrderCard.token_id).where(OrderCard.order_id == order_id).order_by(OrderCard.token_id)
+        )
+    ]
+
+
+def _release(session: Session, order: Order) -> None:
+    return_stock(session, order.drop_id, order.quantity)
+    for buyer in buyer_keys(order.email, order.wallet_address):
+        uncount_buyer(session, order.drop_id, buyer, order.quantity)
+
+
+def _move(session: Session, order: Order, from_status: str, to_status: str, **values: object) -> bool:
+    """Change the order's status if it still is `from_status`; True if this call did it."""
+    result = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == from_status)
+        .values(status=to_status, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    order.status = to_status
+    for name, value in values.items():
+        setattr(order, name, value)
+    return True
+
+
+def expire(session: Session, order: Order) -> bool:
+    """Expire an unpaid order and give its cards back; False if it was no longer pending."""
+    if not _move(session, order, "pending_payment", "expired"):
+        return False
+    _release(session, order)
+    return True
+
+
+def expire_due(session: Session, now: datetime, *, drop_id: int | None = None, limit: int = 200) -> int:
+    """Expire unpaid orders past their time (wallet orders excepted: see `expire_wallet_due`)."""
+    query = (
+        select(Order)
+        .where(Order.status == "pending_payment", Order.expires_at < now, Order.payment_method != "wallet")
+        .order_by(Order.expires_at)
+        .limit(limit)
+    )
+    if drop_id is not None:
+        query = query.where(Order.drop_id == drop_id)
+    return sum(expire(session, order) for order in session.scalars(query).all())
+
+
+def expire_wallet_due(session: Session, chain_time: int, minted: Callable[[Order, list[int]], bool]) -> int:
+    """Expire wallet orders whose vouchers the chain can no longer accept.
+
+    Only once the chain's own clock is past the voucher deadline, and only if none of the
+    order's cards was bought on chain meanwhile (`minted` asks the contract): a voucher
+    redeemed in the last block before the deadline is a sale, not an expiry.
+    """
+    deadline = datetime.fromtimestamp(chain_time, UTC)
+    due = session.scalars(
+        select(Order).where(
+            Order.status == "pending_payment", Order.payment_method == "wallet", Order.expires_at < deadline
+        )
+    ).all()
+    return sum(expire(session, order) for order in due if not minted(order, card_ids(session, order.id)))
+
+
+class PaymentResult(Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # this payment was recorded before
+    LATE = "late"  # paid after it expired and the cards were sold meanwhile: refund due
+
+
+def apply_payment(
+    session: Session, order: Order, *, provider: str, provider_ref: str, amount_jpy: int, now: datetime
+) -> PaymentResult:
+    """Record a payment once and, in the same transaction, number the cards and queue their mint.
+
+    `provider_ref` is the provider's id for the payment: recording it twice is impossible
+    (unique), so a webhook delivered five times pays once.
+    """
+    if amount_jpy != order.amount_jpy:
+        raise OrderRefused("amount_mismatch", f"Paid {amount_jpy} yen for an order of {order.amount_jpy} yen.")
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    recorded = session.execute(
+        insert(Payment)
+        .values(
+            order_id=order.id,
+            provider=provider,
+            provider_ref=provider_ref,
+            status="succeeded",
+            amount_jpy=amount_jpy,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["provider", "provider_ref"])
+    )
+    if not recorded.rowcount:  # type: ignore[attr-defined]
+        return PaymentResult.DUPLICATE
+    session.refresh(order, with_for_update=True)
+    if order.status == "expired":
+        # Money arrived after the reservation ran out: honour it if the cards are still there.
+        if not take_stock(session, order.drop_id, order.quantity):
+            _move(session, order, "expired", "failed", failure="paid_after_expiry_sold_out")
+            return PaymentResult.LATE
+        for buyer in buyer_keys(order.email, order.wallet_address):
+            count_buyer(session, order.drop_id, buyer, order.quantity, 2**31 - 1)
+        _move(session, order, "expired", "pending_payment")
+    if not _move(session, order, "pending_payment", "paid", paid_at=now):
+        raise OrderRefused("not_payable", f"The order is {order.status}; it cannot be paid.")
+    drop = session.get(Drop, order.drop_id)
+    assert drop is not None
+    assert order.recipient is not None
+    ids = assign_cards(session, order)
+    enqueue(
+        session,
+        drop.chain_id,
+        [NewJob(job_ref(order.id, token_id), drop.contract, token_id, order.recipient) for token_id in ids],
+    )
+    return PaymentResult.APPLIED
+
+
+def record_refund(session: Session, order: Order, *, provider: str, provider_ref: str, now: datetime) -> bool:
+    """Mark a payment refunded. Cards already queued or minted stay issued (a refund after
+    the card exists is the town's call); an unpaid order is simply closed. True if changed."""
+    session.execute(
+        update(Payment)
+        .where(Payment.provider == provider, Payment.provider_ref == provider_ref)
+        .values(status="refunded")
+        .execution_options(synchronize_session=False)
+    )
+    return any(_move(session, order, status, "refunded") for status in ("paid", "minting", "minted", "failed"))
+
+
+@dataclass(frozen=True)
+class MintOutcome:
+    """Where an order's cards are, once known."""
+
+    token_ids: list[int]
+    tx_hash: str | None
+    owner: str | None
+
+
+def refresh(session: Session, order: Order, now: datetime) -> MintOutcome:
+    """Bring the order's status up to date with the clock and the mint pipeline (or the
+    indexer, for wallet purchases), and say where its cards are."""
+    if order.status == "pending_payment" and order.payment_method != "wallet" and aware(order.expires_at) < now:
+        expire(session, order)
+    ids = card_ids(session, order.id)
+    drop = session.get(Drop, order.drop_id)
+    assert drop is not None
+    if not ids:
+        return MintOutcome([], None, None)
+    if order.payment_method == "wallet" and order.status in ("pending_payment", "paid", "minting"):
+        return _refresh_from_indexer(session, order, drop, ids, now)
+    if order.status in ("paid", "minting"):
+        _refresh_from_jobs(session, order, now)
+    owner = _owner(session, drop, ids[0]) or order.recipient
+    return MintOutcome(ids, order.tx_hash, owner if order.status in ("minted", "refunded") else None)
+
+
+def _owner(session: Session, drop: Drop, token_id: int) -> str | None:
+    row = session.get(TokenOwnerRow, (drop.chain_id, drop.contract, token_id))
+    return None if row is None else row.owner
+
+
+def _refresh_from_jobs(session: Session, order: Order, now: datetime) -> None:
+    refs = [job_ref(order.id, token_id) for token_id in card_ids(session, order.id)]
+    jobs = session.execute(
+        select(MintJobRow.status, ChainTxRow.mined_hash, ChainTxRow.block_number)
+        .outerjoin(ChainTxRow, ChainTxRow.id == MintJobRow.chain_tx_id)
+        .where(MintJobRow.order_ref.in_(refs))
+    ).all()
+    statuses = {status for status, _hash, _block in jobs}
+    if "failed" in statuses:
+        _move(session, order, order.status, "failed", failure="mint_failed")
+    elif len(jobs) == len(refs) and statuses == {"confirmed"}:
+        last = max(jobs, key=lambda job: job[2] or 0)
+        _move(session, order, order.status, "minted", minted_at=now, tx_hash=last[1])
+    elif statuses & {"sent", "mined", "confirmed"} and order.status == "paid":
+        _move(session, order, "paid", "minting")
+
+
+def _refresh_from_indexer(session: Session, order: Order, drop: Drop, ids: Sequence[int], now: datetime) -> MintOutcome:
+    """A wallet order is done when the indexer has seen every card it paid for on chain."""
+    owners = [_owner(session, drop, token_id) for token_id in ids]
+    if all(owners):
+        mint = session.scalar(
+            select(TokenTransferRow.tx_hash)
+            .where(
+                TokenTransferRow.chain_id == drop.chain_id,
+                TokenTransferRow.contract == drop.contract,
+                TokenTransferRow.token_id.in_(ids),
+                TokenTransferRow.from_address == ZERO_ADDRESS,
+            )
+            .order_by(TokenTransferRow.block_number.desc())
+            .limit(1)
+        )
+        _move(session, order, order.status, "minted", paid_at=now, minted_at=now, tx_hash=mint)
+        return MintOutcome(list(ids), mint, owners[0])
+    return MintOutcome(list(ids), None, None)

@@ -1,0 +1,79 @@
+"""Stock and per-buyer counts, each changed by one conditional statement.
+
+`take_stock` is `UPDATE drops SET reserved = reserved + q WHERE reserved + q <= supply`: the
+database checks and writes in one step, so concurrent orders can never oversell, on SQLite
+(one writer at a time) or PostgreSQL (the row is locked by the first UPDATE until commit).
+Per-buyer counts are an upsert guarded the same way.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from backend.models import BuyerCount, Drop
+
+
+def take_stock(session: Session, drop_id: int, quantity: int) -> bool:
+    """Reserve `quantity` cards of the drop; False when fewer are left."""
+    result = session.execute(
+        update(Drop)
+        .where(Drop.id == drop_id, Drop.reserved + quantity <= Drop.supply)
+        .values(reserved=Drop.reserved + quantity)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def return_stock(session: Session, drop_id: int, quantity: int) -> None:
+    session.execute(
+        update(Drop)
+        .where(Drop.id == drop_id)
+        .values(reserved=Drop.reserved - quantity)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def take_serials(session: Session, drop_id: int, quantity: int) -> list[int]:
+    """The next `quantity` serial numbers (token ids) of the drop, in one UPDATE … RETURNING."""
+    start = session.execute(
+        update(Drop)
+        .where(Drop.id == drop_id)
+        .values(next_serial=Drop.next_serial + quantity)
+        .returning(Drop.next_serial)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    return list(range(int(start) - quantity, int(start)))
+
+
+def buyer_keys(email: str, wallet: str | None) -> list[str]:
+    """Who a per-buyer limit counts: the email, and the wallet address when there is one."""
+    keys = [f"email:{email.strip().lower()}"]
+    if wallet:
+        keys.append(f"wallet:{wallet.lower()}")
+    return keys
+
+
+def count_buyer(session: Session, drop_id: int, buyer: str, quantity: int, limit: int) -> bool:
+    """Add `quantity` to the buyer's count unless that would pass `limit`; False if it would."""
+    if quantity > limit:
+        return False
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(BuyerCount).values(drop_id=drop_id, buyer=buyer, count=quantity)
+    statement = statement.on_conflict_do_update(
+        index_elements=["drop_id", "buyer"],
+        set_={"count": BuyerCount.count + statement.excluded.count},
+        where=BuyerCount.count + statement.excluded.count <= limit,
+    )
+    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def uncount_buyer(session: Session, drop_id: int, buyer: str, quantity: int) -> None:
+    session.execute(
+        update(BuyerCount)
+        .where(BuyerCount.drop_id == drop_id, BuyerCount.buyer == buyer)
+        .values(count=BuyerCount.count - quantity)
+        .execution_options(synchronize_session=False)
+    )
