@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     public_url: str = Field(default="", description="Base URL people reach; default http://host:port")
     demo_mode: bool = Field(default=True, description="Demo payments and placeholder secrets allowed")
     seed_demo: bool = Field(default=True, description="Seed a demo town on start (demo mode only)")
+    demo_supply: int = Field(default=1_000, ge=1, le=1_000_000, description="Cards in the demo drop when seeded")
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     deployer_key: SecretStr | None = Field(default=None, description="Hex key; dev chains use anvil's")
     mint_worker: bool = Field(default=True, description="Run the mint worker inside `furusato run`")

@@ -152,7 +152,7 @@ def open_runtime(settings: Settings) -> Runtime:
         if settings.demo_mode and settings.seed_demo:
             admin = load_signer(chain, env_prefix="FURUSATO_DEPLOYER", key=deployer_key)
             with session_scope(sessions) as session:
-                seed_demo(session, chain, card_contract, admin)
+                seed_demo(session, chain, card_contract, admin, settings.demo_supply)
         signer_key = settings.signer_key.get_secret_value() if settings.signer_key else None
         runtime = Runtime(
             settings,

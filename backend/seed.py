@@ -36,13 +36,13 @@ DEMO_PRICE_JPY = 1_000
 DEMO_LIMIT = 5
 
 
-def demo_drop_terms(now: datetime) -> DropTerms:
+def demo_drop_terms(now: datetime, supply: int = DEMO_SUPPLY) -> DropTerms:
     return DropTerms(
         title_ja="星川町 デジタル住民票 第1期",
         title_en="Hoshikawa digital resident card, first issue",
         description_ja="先着1,000枚。ご購入いただいた番号が、あなたの住民番号になります。",
         description_en="1,000 cards, first come first served. The number on your card is your resident number.",
-        supply=DEMO_SUPPLY,
+        supply=supply,
         price_jpy=DEMO_PRICE_JPY,
         price_wei=Web3.to_wei(1, "milliether"),
         per_buyer_limit=DEMO_LIMIT,
@@ -60,12 +60,14 @@ def seed_demo_town(session: Session) -> Municipality:
     return town
 
 
-def seed_demo(session: Session, chain: Chain, card_contract: str, admin: LocalAccount) -> tuple[Municipality, Drop]:
+def seed_demo(
+    session: Session, chain: Chain, card_contract: str, admin: LocalAccount, supply: int = DEMO_SUPPLY
+) -> tuple[Municipality, Drop]:
     """The demo town and its card drop on this chain (each created only if missing)."""
     town = seed_demo_town(session)
     drop = session.scalar(
         select(Drop).where(Drop.municipality_id == town.id, Drop.contract == Web3.to_checksum_address(card_contract))
     )
     if drop is None:
-        drop = create_card_drop(session, chain, card_contract, admin, town, demo_drop_terms(datetime.now(UTC)))
+        drop = create_card_drop(session, chain, card_contract, admin, town, demo_drop_terms(datetime.now(UTC), supply))
     return town, drop

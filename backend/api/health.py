@@ -15,6 +15,12 @@ router = APIRouter(tags=["health"])
 log = logging.getLogger("furusato.health")
 
 
+@router.get("/api/v1/ping", include_in_schema=False)
+def ping_endpoint() -> dict[str, bool]:
+    """Does nothing: the baseline benchmarks compare real endpoints with."""
+    return {"ok": True}
+
+
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
 def healthz(runtime: RuntimeDep) -> JSONResponse:
     """`status` is `ok` when the database answers and the node reports its chain and block."""
