@@ -258,18 +258,24 @@ def deploy(chain: ChainOption = None, data_dir: DataDirOption = None) -> None:
 
 
 @app.command("seed-demo")
-def seed_demo(data_dir: DataDirOption = None, database_url: DatabaseOption = None) -> None:
+def seed_demo(chain: ChainOption = None, data_dir: DataDirOption = None, database_url: DatabaseOption = None) -> None:
     """Create the demo town (星川町) and its card drop if they are missing (deploys first if needed)."""
-    from backend.db import make_session_factory, session_scope
-    from backend.runtime import open_database
-    from backend.seed import seed_demo_town
+    from sqlalchemy import select
 
-    settings = build_settings(data_dir=data_dir, database_url=database_url)
-    engine = guarded(lambda: open_database(settings))
-    with session_scope(make_session_factory(engine)) as session:
-        town = seed_demo_town(session)
-        typer.echo(f"demo town ready: {town.name_ja} ({town.slug})")
-    engine.dispose()
+    from backend.models import Drop, Municipality
+    from backend.runtime import open_runtime
+    from backend.seed import DEMO_TOWN
+
+    settings = build_settings(chain=chain, data_dir=data_dir, database_url=database_url, demo_mode=True, seed_demo=True)
+    runtime = guarded(lambda: open_runtime(settings))
+    try:
+        with runtime.sessions() as session:
+            town = session.scalar(select(Municipality).where(Municipality.slug == DEMO_TOWN["slug"]))
+            assert town is not None
+            drops = session.scalars(select(Drop).where(Drop.municipality_id == town.id)).all()
+            typer.echo(f"demo town ready: {town.name_ja} ({town.slug}), drops: {', '.join(d.title_ja for d in drops)}")
+    finally:
+        runtime.close()
 
 
 def main() -> None:

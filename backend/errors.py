@@ -1,7 +1,8 @@
 """API errors: `{"error": {"code": "...", "message": "..."}}` with the right status.
 
 Handlers here turn `ApiError` and Starlette's HTTP errors (unknown route, wrong method) into
-that shape; request validation keeps FastAPI's 422 body, which clients already parse.
+that shape; request validation keeps FastAPI's 422 body (`detail`, which clients already
+parse) and adds the same `error` object (`invalid_request`, naming each bad field).
 Unexpected exceptions become a 500 with a generic message: the details go to the log, never
 to the client (they may contain a database URL or a node's answer).
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -38,6 +41,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(part) for part in error.get('loc', ()) if part != 'body') or 'body'}: {error.get('msg')}"
+            for error in exc.errors()
+        ]
+        body = {"detail": jsonable_encoder(exc.errors()), **error_body("invalid_request", "; ".join(problems))}
+        return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -1,0 +1,73 @@
+"""Fixtures for the sales API: an app on a fresh eth-tester chain, and helpers to order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from backend.app import create_app
+from backend.config import Settings
+from backend.models import BuyerCount, Drop, Order, Payment
+from backend.runtime import Runtime
+
+OrderBody = dict[str, Any]
+
+
+def order_body(**overrides: Any) -> OrderBody:
+    body: OrderBody = {
+        "drop_id": 1,
+        "quantity": 1,
+        "email": "supporter@example.jp",
+        "prefecture": "27",
+        "payment_method": "demo",
+    }
+    body.update(overrides)
+    return body
+
+
+def bearer(created: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {created['order_token']}"}
+
+
+def runtime_of(client: TestClient) -> Runtime:
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    return runtime
+
+
+def snapshot(client: TestClient) -> dict[str, Any]:
+    """Everything an order attempt may change: stock, orders, payments, per-buyer counts."""
+    with runtime_of(client).sessions() as session:
+        return {
+            "reserved": session.scalars(select(Drop.reserved).order_by(Drop.id)).all(),
+            "serials": session.scalars(select(Drop.next_serial).order_by(Drop.id)).all(),
+            "orders": session.execute(select(Order.id, Order.status).order_by(Order.id)).all(),
+            "payments": session.scalar(select(func.count()).select_from(Payment)),
+            "counts": session.execute(select(BuyerCount.buyer, BuyerCount.count).order_by(BuyerCount.buyer)).all(),
+        }
+
+
+@pytest.fixture
+def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
+    """`make_client(**settings)` → a TestClient on a fresh chain; closed at the end."""
+    clients: list[TestClient] = []
+
+    def _make(**overrides: Any) -> TestClient:
+        settings = Settings(chain="eth-tester://", data_dir=tmp_path / f"data{len(clients)}", **overrides)
+        client = TestClient(create_app(settings))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield _make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
