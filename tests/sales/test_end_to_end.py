@@ -26,7 +26,9 @@ def _await_status(url: str, created: dict[str, Any], wanted: str, timeout: float
     headers = {"Authorization": f"Bearer {created['order_token']}"}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        order: dict[str, Any] = requests.get(f"{url}/api/v1/orders/{created['order_id']}", headers=headers, timeout=10).json()
+        order: dict[str, Any] = requests.get(
+            f"{url}/api/v1/orders/{created['order_id']}", headers=headers, timeout=10
+        ).json()
         if order["status"] == wanted:
             return order
         assert order["status"] in ("pending_payment", "paid", "minting"), order
