@@ -15,7 +15,6 @@ minted on chain.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
