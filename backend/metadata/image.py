@@ -1,0 +1,100 @@
+"""The card's picture: a self-contained SVG (600×900, portrait like a resident card).
+
+Self-contained because wallets render it out of context: no web fonts, no linked images,
+no scripts. The QR code is drawn by qrcode's SVG path factory and inlined as one <path>;
+it opens the town's page, never anything about the holder. All text is XML-escaped, since
+town and drop names are typed in by staff.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from xml.sax.saxutils import escape, quoteattr
+
+import qrcode
+import qrcode.constants
+from qrcode.image.svg import SvgPathImage
+
+from backend.metadata.lookup import CardFacts
+from backend.metadata.prefectures import prefecture_name
+
+WIDTH, HEIGHT = 600, 900
+FONT = '"Noto Sans CJK JP", sans-serif'
+QR_SIZE = 200  # drawn size of the QR modules, quiet zone excluded
+QR_QUIET = 12
+QR_TOP = 600
+
+
+@dataclass(frozen=True)
+class QrPath:
+    """A QR code as one SVG path in module units (one module = 1×1), and what it encodes."""
+
+    data: str
+    modules: int
+    d: str
+
+
+def qr_path(data: str) -> QrPath:
+    """Encode `data` (medium error correction, so a worn print still scans)."""
+    code = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10, border=0, image_factory=SvgPathImage
+    )
+    code.add_data(data)
+    code.make(fit=True)
+    image = code.make_image()
+    # box_size 10 is one unit per module in qrcode's SVG output (10 pixels = "1mm").
+    return QrPath(data=data, modules=int(code.modules_count), d=str(image.path.get("d")))
+
+
+def _em_width(text: str) -> float:
+    """Rough width in ems: full-width (CJK) characters are 1 em, others about 0.6."""
+    return sum(1.0 if unicodedata.east_asian_width(char) in "WF" else 0.6 for char in text)
+
+
+def _text(text: str, y: int, size: int, *, weight: int = 400, fill: str = "#1d2a44", max_width: int = 520) -> str:
+    """A centred line, shrunk to fit `max_width` rather than overflow the card."""
+    width = _em_width(text)
+    fitted = min(size, int(max_width / width)) if width else size
+    return (
+        f'<text x="{WIDTH // 2}" y="{y}" font-size="{max(fitted, 8)}" font-weight="{weight}" '
+        f'fill="{fill}" text-anchor="middle">{escape(text)}</text>'
+    )
+
+
+def _qr(qr: QrPath) -> str:
+    box = QR_SIZE + 2 * QR_QUIET
+    left = (WIDTH - box) // 2
+    scale = QR_SIZE / qr.modules
+    return (
+        f'<rect x="{left}" y="{QR_TOP}" width="{box}" height="{box}" rx="8" fill="#ffffff"/>'
+        f'<g transform="translate({left + QR_QUIET} {QR_TOP + QR_QUIET}) scale({scale:.6f})">'
+        f'<path id="qr" d={quoteattr(qr.d)} fill="#000000" shape-rendering="crispEdges"/></g>'
+    )
+
+
+def card_svg(facts: CardFacts, town_page: str) -> str:
+    """The card as an SVG document; `town_page` is what its QR code opens."""
+    prefecture = prefecture_name(facts.town_prefecture) or ""
+    label = f"{facts.town_ja} デジタル住民票 No. {facts.number}"
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family={quoteattr(FONT)} role="img" aria-label={quoteattr(label)}>',
+        f"<title>{escape(label)}</title>",
+        '<defs><linearGradient id="sky" x1="0" y1="0" x2="0" y2="1">'
+        '<stop offset="0" stop-color="#1d2a44"/><stop offset="1" stop-color="#3b5b8c"/></linearGradient></defs>',
+        f'<rect width="{WIDTH}" height="{HEIGHT}" rx="28" fill="url(#sky)"/>',
+        f'<rect x="24" y="24" width="{WIDTH - 48}" height="{HEIGHT - 48}" rx="20" fill="#f7f3ea"/>',
+        _text("デジタル住民票 · DIGITAL RESIDENT CARD", 80, 20, weight=700, fill="#8a6d3b"),
+        _text(facts.town_ja, 170, 72, weight=700),
+        _text(facts.town_en, 220, 30),
+        _text(prefecture, 258, 22, fill="#5b6475"),
+        _text(facts.title_ja, 320, 26, weight=700),
+        _text(facts.title_en, 356, 20, fill="#5b6475"),
+        _text("住民番号 · RESIDENT NUMBER", 430, 18, fill="#8a6d3b"),
+        _text(f"No. {facts.number}", 540, 110, weight=700),
+        _qr(qr_path(town_page)),
+        _text("町のページへ · Visit the town", 862, 18, fill="#5b6475"),
+        "</svg>",
+    ]
+    return "".join(parts)
