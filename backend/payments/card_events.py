@@ -95,8 +95,10 @@ def _claim(session: Session, event: Event, order_id: str | None, payload: str, n
             received_at=now,
         )
         .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+        # SQLAlchemy keeps an INSERT's rowcount only when asked (PostgreSQL reports -1 otherwise).
+        .execution_options(preserve_rowcount=True)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def _set_state(session: Session, event_id: str, state: str, order_id: str | None) -> None:
