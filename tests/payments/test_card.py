@@ -185,13 +185,17 @@ def test_the_same_event_five_times_in_parallel_pays_once_on_postgres(
         _assert_paid_once(client, fake_stripe)
 
 
+@pytest.mark.parametrize("names_order", [False, True], ids=["charge_without_metadata", "charge_with_order_id"])
 def test_a_refund_before_its_payment_is_parked_then_applied_with_it(
-    client: TestClient, fake_stripe: FakeStripe
+    client: TestClient, fake_stripe: FakeStripe, names_order: bool
 ) -> None:
     order_id = _order(client).json()["order_id"]
     session = fake_stripe.session_for(order_id)
+    charge = refunded_charge(session)
+    if names_order:
+        charge["metadata"] = {"order_id": order_id}
 
-    early = _deliver(client, event("charge.refunded", refunded_charge(session)))
+    early = _deliver(client, event("charge.refunded", charge))
 
     assert early.status_code == 200
     assert _event_states(client) == ["parked"]
