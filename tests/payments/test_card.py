@@ -4,6 +4,7 @@ signed webhook deliveries through the API (TestClient, eth-tester chain)."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -250,3 +251,17 @@ def test_signature_helper_matches_the_stripe_library() -> None:
     body = json.dumps({"id": "evt_1"})
     header = sign(body, WEBHOOK_SECRET, 1_700_000_000)
     assert header == stripe.WebhookSignature.generate_signature_header(body, WEBHOOK_SECRET, 1_700_000_000)
+
+
+def test_no_secret_reaches_the_log(
+    client: TestClient, fake_stripe: FakeStripe, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    order_id = _order(client).json()["order_id"]
+    _deliver(client, event("checkout.session.completed", completed(fake_stripe.session_for(order_id))))
+    fake_stripe.api_key = "sk_test_rotated"  # Stripe now refuses our key: the refusal is logged
+    assert _order(client, email="other@example.com").status_code == 502
+
+    assert caplog.records
+    assert API_KEY not in caplog.text
+    assert WEBHOOK_SECRET not in caplog.text
