@@ -95,7 +95,8 @@ def enqueue(session: Session, chain_id: int, jobs: Iterable[NewJob]) -> int:
     if not rows:
         return 0
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(insert(MintJobRow).values(rows).on_conflict_do_nothing())
+    statement = insert(MintJobRow).values(rows).on_conflict_do_nothing()
+    result = session.execute(statement.execution_options(preserve_rowcount=True))  # PostgreSQL: else -1
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -240,8 +240,9 @@ def apply_payment(
             created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["provider", "provider_ref"])
+        .execution_options(preserve_rowcount=True)  # else PostgreSQL reports -1: every payment "new"
     )
-    if not recorded.rowcount:  # type: ignore[attr-defined]
+    if recorded.rowcount != 1:  # type: ignore[attr-defined]
         return PaymentResult.DUPLICATE
     session.refresh(order, with_for_update=True)
     if order.status == "expired":

@@ -67,7 +67,9 @@ def count_buyer(session: Session, drop_id: int, buyer: str, quantity: int, limit
         set_={"count": BuyerCount.count + statement.excluded.count},
         where=BuyerCount.count + statement.excluded.count <= limit,
     )
-    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    # preserve_rowcount: else PostgreSQL reports -1 for an upsert, and -1 would read as "counted".
+    result = session.execute(statement.execution_options(preserve_rowcount=True))
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def uncount_buyer(session: Session, drop_id: int, buyer: str, quantity: int) -> None:

@@ -1,0 +1,176 @@
+"""A local stand-in for Stripe's HTTP API and its webhook signatures; tests never reach Stripe.
+
+`FakeStripe` serves `POST /v1/checkout/sessions` on 127.0.0.1 the way Stripe answers it
+(form-encoded request with bracketed keys in, session JSON out) and remembers each request,
+so a test can check what the real library sent. `signed_event` builds a webhook body and
+its `Stripe-Signature` header exactly as Stripe computes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+
+@dataclass
+class SeenRequest:
+    """One request the fake answered: path, headers and the decoded form fields."""
+
+    path: str
+    headers: dict[str, str]
+    form: dict[str, str]
+
+
+@dataclass
+class FakeStripe:
+    """The fake server; `api_key` is the only key it accepts."""
+
+    api_key: str
+    requests: list[SeenRequest] = field(default_factory=list)
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> FakeStripe:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
+                fake.requests.append(SeenRequest(self.path, dict(self.headers.items()), form))
+                if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+                    self._answer(401, _error("invalid_request_error", "Invalid API Key provided: sk_****"))
+                elif self.path == "/v1/checkout/sessions":
+                    self._answer(200, fake.create_session(form, self.headers.get("Idempotency-Key")))
+                else:
+                    self._answer(404, _error("invalid_request_error", f"Unrecognized request URL ({self.path})"))
+
+            def _answer(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Request-Id", "req_" + secrets.token_hex(7))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def create_session(self, form: dict[str, str], idempotency_key: str | None) -> dict[str, Any]:
+        """A Checkout Session as Stripe returns it; the same idempotency key, the same session."""
+        for existing in self.sessions.values():
+            if idempotency_key and existing["_idempotency_key"] == idempotency_key:
+                return _public(existing)
+        total, index = 0, 0
+        while f"line_items[{index}][quantity]" in form:
+            total += int(form[f"line_items[{index}][quantity]"]) * int(
+                form[f"line_items[{index}][price_data][unit_amount]"]
+            )
+            index += 1
+        session_id = "cs_test_" + secrets.token_hex(24)
+        session = {
+            "id": session_id,
+            "object": "checkout.session",
+            "mode": form.get("mode"),
+            "status": "open",
+            "payment_status": "unpaid",
+            "amount_subtotal": total,
+            "amount_total": total,
+            "currency": form.get("currency", form.get("line_items[0][price_data][currency]", "jpy")),
+            "client_reference_id": form.get("client_reference_id"),
+            "customer_email": form.get("customer_email"),
+            "metadata": {key[9:-1]: value for key, value in form.items() if key.startswith("metadata[")},
+            "payment_intent": "pi_" + secrets.token_hex(12),
+            "success_url": form.get("success_url"),
+            "cancel_url": form.get("cancel_url"),
+            "expires_at": int(form.get("expires_at", time.time() + 86400)),
+            "created": int(time.time()),
+            "livemode": False,
+            "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+            "_idempotency_key": idempotency_key,
+        }
+        self.sessions[session_id] = session
+        return _public(session)
+
+    def session_for(self, order_id: str) -> dict[str, Any]:
+        """The session created for an order (as Stripe would hold it)."""
+        return next(_public(s) for s in self.sessions.values() if s["client_reference_id"] == order_id)
+
+
+def _public(session: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in session.items() if not key.startswith("_")}
+
+
+def _error(kind: str, message: str) -> dict[str, Any]:
+    return {"error": {"type": kind, "message": message}}
+
+
+def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
+    """The `Stripe-Signature` header: `t=<ts>,v1=<hex HMAC-SHA256(secret, "<ts>.<payload>")>`."""
+    moment = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{moment}.{payload}".encode(), hashlib.sha256).hexdigest()
+    return f"t={moment},v1={digest}"
+
+
+def event(event_type: str, obj: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
+    """A Stripe event envelope around `obj`."""
+    return {
+        "id": event_id or "evt_" + secrets.token_hex(12),
+        "object": "event",
+        "api_version": "2025-01-01",
+        "created": int(time.time()),
+        "livemode": False,
+        "pending_webhooks": 1,
+        "type": event_type,
+        "data": {"object": obj},
+    }
+
+
+def signed_event(payload: dict[str, Any], secret: str, timestamp: int | None = None) -> tuple[str, dict[str, str]]:
+    """Body and headers of a webhook delivery, serialised the way Stripe sends it."""
+    body = json.dumps(payload, indent=2)
+    return body, {"Stripe-Signature": sign(body, secret, timestamp), "Content-Type": "application/json"}
+
+
+def completed(session: dict[str, Any]) -> dict[str, Any]:
+    """The session once paid, as `checkout.session.completed` carries it."""
+    return {**session, "status": "complete", "payment_status": "paid"}
+
+
+def refunded_charge(session: dict[str, Any]) -> dict[str, Any]:
+    """The fully refunded charge of the session's payment, as `charge.refunded` carries it."""
+    return {
+        "id": "ch_" + secrets.token_hex(12),
+        "object": "charge",
+        "amount": session["amount_total"],
+        "amount_refunded": session["amount_total"],
+        "currency": session["currency"],
+        "payment_intent": session["payment_intent"],
+        "refunded": True,
+        "metadata": {},
+        "status": "succeeded",
+    }
