@@ -145,7 +145,7 @@ def holders_state(request: Request, runtime: RuntimeDep) -> HoldersState:
             state = HoldersState(
                 RateLimiter(*SIGN_IN_PER_EMAIL),
                 RateLimiter(*SIGN_IN_PER_IP),
-                Relayer(runtime.chain, runtime.card_contract, runtime.settings),
+                Relayer(runtime.chain, runtime.card_contract, runtime.settings, runtime.sessions),
             )
             request.app.state.holders = state
     return state

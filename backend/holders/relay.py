@@ -9,8 +9,9 @@ Which account relays:
   * `FURUSATO_RELAYER_KEY` (or `FURUSATO_RELAYER_KEYSTORE`), on any chain;
   * otherwise, on a development chain, its pre-funded account #2. On first use it is granted
     MINTER_ROLE by the deployer — the one transaction the deployer (on dev chains also the
-    minter) sends from here; the mint sender already settles a nonce taken by another
-    transaction, and on a production chain the operator grants the role instead.
+    minter) sends from here. Its nonce is taken from the mint worker's own nonce row, in a
+    transaction held until the grant is mined, so the worker never signs with it (and a grant
+    that fails leaves no gap). On a production chain the operator grants the role instead.
 
 Relays are serialised by a lock in this process (one relayer nonce at a time, and the custody
 check and the move cannot interleave with another move of the same card). Several backend
@@ -24,15 +25,21 @@ import threading
 import time
 
 from eth_account.signers.local import LocalAccount
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+from web3.types import Nonce, TxParams
 
 from backend.config import Settings
 from backend.holders.custody import Vault, holder_account
 from backend.models import Holder
 from backend.sales.drops import card_client
 from minting.chains import Chain
+from minting.client import role_id
 from minting.errors import ContractReverted, DeployerKeyMissing
 from minting.keys import load_signer
 from minting.resident_card import ResidentCardClient
+from minting.store import SignerNonceRow
+from minting.transactions import send_transaction
 
 RELAYER_DEV_INDEX = 2
 PERMIT_SECONDS = 3_600
@@ -65,8 +72,9 @@ def _minter_address(chain: Chain) -> str | None:
 class Relayer:
     """Sends `moveWithPermit` for one card contract, one relay at a time."""
 
-    def __init__(self, chain: Chain, contract: str, settings: Settings) -> None:
+    def __init__(self, chain: Chain, contract: str, settings: Settings, sessions: sessionmaker[Session]) -> None:
         self.chain = chain
+        self.sessions = sessions
         self.contract = contract
         self.settings = settings
         self._lock = threading.Lock()
@@ -94,8 +102,32 @@ class Relayer:
         if not card.has_role(MINTER_ROLE, relayer.address) and self.chain.is_dev and not _relayer_configured():
             key = self.settings.deployer_key.get_secret_value() if self.settings.deployer_key else None
             admin = load_signer(self.chain, env_prefix="FURUSATO_DEPLOYER", key=key)
-            card.as_account(admin).grant_role(MINTER_ROLE, relayer.address)
+            self._grant_with_worker_nonce(card, admin, relayer.address)
         self._role_checked = True
+
+    def _grant_with_worker_nonce(self, card: ResidentCardClient, admin: LocalAccount, relayer: str) -> None:
+        """Grant MINTER_ROLE with a nonce from the worker's `signer_nonces` row for `admin`.
+
+        One UPDATE … RETURNING takes the nonce and the row's write lock (SQLite: the database's)
+        until the grant is mined; the worker's next allocation waits for it, then goes on after.
+        """
+        key = {"chain_id": self.chain.chain_id, "signer": admin.address}
+        with self.sessions.begin() as session:
+            taken = session.scalar(
+                update(SignerNonceRow)
+                .filter_by(**key)
+                .values(next_nonce=SignerNonceRow.next_nonce + 1)
+                .returning(SignerNonceRow.next_nonce)
+            )
+            if taken is None:  # the worker never sent: start its row after our nonce
+                nonce = int(self.chain.w3.eth.get_transaction_count(admin.address, "pending"))
+                session.add(SignerNonceRow(**key, next_nonce=nonce + 1))
+                session.flush()
+            else:
+                nonce = int(taken) - 1
+            params: TxParams = {"from": admin.address, "nonce": Nonce(nonce)}
+            tx = card.contract.functions.grantRole(role_id(MINTER_ROLE), relayer).build_transaction(params)
+            send_transaction(self.chain.w3, admin, tx)
 
     def _deadline(self) -> int:
         """An hour from now, by the later of our clock and the chain's (a dev chain's can run ahead)."""

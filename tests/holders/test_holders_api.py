@@ -20,6 +20,7 @@ from backend.runtime import Runtime
 from minting.compiler import compile_contracts
 from minting.keys import load_signer
 from minting.resident_card import ResidentCardClient
+from minting.store import ChainTxRow
 from tests.holders.conftest import (
     bearer,
     mails,
@@ -125,6 +126,14 @@ def test_walletless_holder_signs_in_sees_and_moves_their_card(
     again = call("POST", f"/api/v1/holders/me/cards/{token_id}/move", json={"to_address": target})
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "not_in_custody"
+
+    # The deployer's one role grant took its nonce from the mint worker's row: minting goes on
+    # without a transaction of the worker's being dropped for a used nonce.
+    next_order, next_token = order_card(client, "after-grant@example.com")
+    pay(client, next_order, next_token)
+    assert wait_minted(client, next_order, next_token)["token_ids"] == [token_id + 1]
+    with runtime.sessions() as session:
+        assert session.scalars(select(ChainTxRow.status)).all() == ["confirmed", "confirmed"]
 
     # The custodial key never leaves the server: not in any answer, not in the log.
     key = holder_account(runtime.vault, holder).key.hex().removeprefix("0x")
