@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from backend.api import drops, health, municipalities, orders, payments, tokens
+from backend.api import drops, health, holders, municipalities, orders, payments, tokens
 from backend.config import Settings, get_settings
 from backend.errors import install_error_handlers
 from backend.runtime import Runtime, open_runtime
@@ -50,5 +50,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(orders.router)
     app.include_router(payments.router)
     app.include_router(tokens.router)
+    app.include_router(holders.router)
     app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="pages")
     return app

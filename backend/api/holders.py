@@ -1,0 +1,278 @@
+"""Holders (walletless supporters): sign in by emailed link, see your cards, move one out.
+
+    POST /api/v1/holders/sign-in                      {"email"} → 202, a link is mailed
+    POST /api/v1/holders/session                      {"token"} → a session token
+    GET  /api/v1/holders/me                           → email and custodial address
+    GET  /api/v1/holders/me/cards                     → the holder's cards
+    POST /api/v1/holders/me/cards/{token_id}/move     {"to_address"} → 202 with the tx hash
+
+`/me…` take `Authorization: Bearer <session_token>`. Sign-in answers the same whether or not
+the address belongs to a holder (no account enumeration), and sends the mail after the
+response. Its rate limits (per email, per client IP) live in this process: see
+`backend.holders.ratelimit`. Behind a reverse proxy, run uvicorn with `--proxy-headers` so
+the client IP is the visitor's, not the proxy's.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Request
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from sqlalchemy.orm import Session
+from web3 import Web3
+
+from backend.api.deps import RuntimeDep
+from backend.errors import ApiError
+from backend.holders import mail
+from backend.holders.cards import HeldCard, find_card, held_cards
+from backend.holders.custody import KeyUnavailable, normalise_email
+from backend.holders.ratelimit import RateLimiter
+from backend.holders.relay import NotInCustody, NotMinted, Relayer, RelayUnavailable
+from backend.holders.signin import exchange_link, holder_for_session, request_link
+from backend.models import Holder
+from minting.errors import ContractReverted
+
+router = APIRouter(prefix="/api/v1/holders", tags=["holders"])
+log = logging.getLogger("furusato.holders")
+
+Authorization = Annotated[str | None, Header()]
+SIGN_IN_PER_EMAIL = (5, 600.0)
+SIGN_IN_PER_IP = (20, 600.0)
+ZERO_ADDRESS = "0x" + "0" * 40
+
+
+# ── schemas ─────────────────────────────────────────────────────────────────
+
+
+class SignInRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: EmailStr = Field(max_length=254)
+
+
+class SignInAccepted(BaseModel):
+    status: str = "sent"
+
+
+class SessionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    token: str = Field(min_length=1, max_length=200)
+
+
+class SessionCreated(BaseModel):
+    #: Shown once; only its hash is stored.
+    session_token: str
+    expires_at: datetime
+    email: str
+
+
+class HolderMe(BaseModel):
+    email: str
+    #: The custodial address the server holds the key of (the key itself is never shown).
+    address: str
+
+
+class HeldCardPublic(BaseModel):
+    chain_id: int
+    contract: str
+    token_id: int
+    #: The resident number printed on the card (its token id).
+    number: int
+    drop_id: int
+    title_ja: str
+    title_en: str
+    town_ja: str
+    town_en: str
+    status: str
+    owner: str | None
+    custodial: bool
+    metadata_url: str
+    image_url: str
+
+
+class HeldCardsPage(BaseModel):
+    items: list[HeldCardPublic]
+    total: int
+
+
+class MoveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    to_address: str = Field(description="0x address, checksummed or all lower case")
+
+    @field_validator("to_address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
+            raise ValueError("not an Ethereum address (0x followed by 40 hex digits)")
+        if value != value.lower() and not Web3.is_checksum_address(value):
+            raise ValueError("mixed-case address with a wrong checksum (mistyped?)")
+        if value.lower() == ZERO_ADDRESS:
+            raise ValueError("the zero address cannot hold a card")
+        return Web3.to_checksum_address(value)
+
+
+class MoveAccepted(BaseModel):
+    status: str
+    tx_hash: str
+
+
+# ── per-app state: rate limits and the relayer ──────────────────────────────
+
+
+@dataclass
+class HoldersState:
+    per_email: RateLimiter
+    per_ip: RateLimiter
+    relayer: Relayer
+
+
+_state_lock = threading.Lock()
+
+
+def holders_state(request: Request, runtime: RuntimeDep) -> HoldersState:
+    """This app's limiters and relayer, made on first use (the runtime exists only by then)."""
+    with _state_lock:
+        state: HoldersState | None = getattr(request.app.state, "holders", None)
+        if state is None:
+            state = HoldersState(
+                RateLimiter(*SIGN_IN_PER_EMAIL),
+                RateLimiter(*SIGN_IN_PER_IP),
+                Relayer(runtime.chain, runtime.card_contract, runtime.settings, runtime.sessions),
+            )
+            request.app.state.holders = state
+    return state
+
+
+StateDep = Annotated[HoldersState, Depends(holders_state)]
+
+
+# ── helpers ─────────────────────────────────────────────────────────────────
+
+
+def _unauthorised() -> ApiError:
+    return ApiError(401, "unauthorized", "Sign in first (Authorization: Bearer <session_token>).")
+
+
+def _signed_in(session: Session, authorization: str | None, now: datetime) -> Holder:
+    token = authorization[7:].strip() if authorization and authorization[:7].lower() == "bearer " else None
+    holder = holder_for_session(session, token, now) if token else None
+    if holder is None:
+        raise _unauthorised()
+    return holder
+
+
+def _public(card: HeldCard, public_url: str) -> HeldCardPublic:
+    token_url = f"{public_url}/api/v1/tokens/{card.contract}/{card.token_id}"
+    return HeldCardPublic(
+        chain_id=card.chain_id,
+        contract=card.contract,
+        token_id=card.token_id,
+        number=card.token_id,
+        drop_id=card.drop_id,
+        title_ja=card.title_ja,
+        title_en=card.title_en,
+        town_ja=card.town_ja,
+        town_en=card.town_en,
+        status=card.status,
+        owner=card.owner,
+        custodial=card.custodial,
+        metadata_url=token_url,
+        image_url=f"{token_url}/image.svg",
+    )
+
+
+# ── routes ──────────────────────────────────────────────────────────────────
+
+
+@router.post("/sign-in", status_code=202, response_model=SignInAccepted, responses={429: {"description": "rate"}})
+def sign_in(
+    body: SignInRequest, request: Request, runtime: RuntimeDep, state: StateDep, background: BackgroundTasks
+) -> SignInAccepted:
+    """Mail a one-time sign-in link (30 minutes) if a holder has this address; 202 either way."""
+    email = normalise_email(body.email)
+    client_ip = request.client.host if request.client else "unknown"
+    if not state.per_ip.allow(f"ip:{client_ip}") or not state.per_email.allow(f"email:{email}"):
+        raise ApiError(429, "rate_limited", "Too many sign-in requests; please try again in a few minutes.")
+    with runtime.sessions() as session:
+        issued = request_link(session, email, runtime.settings.public_url, datetime.now(UTC))
+        session.commit()
+    if issued is not None:
+        holder, link = issued
+        background.add_task(mail.send_sign_in_link, runtime.settings, holder.email, link)
+    return SignInAccepted()
+
+
+@router.post("/session", response_model=SessionCreated, responses={400: {"description": "invalid_link"}})
+def create_session(body: SessionRequest, runtime: RuntimeDep) -> SessionCreated:
+    """Exchange a sign-in link's token (once) for a 30-day session token."""
+    with runtime.sessions() as session:
+        opened = exchange_link(session, body.token, datetime.now(UTC))
+        if opened is None:
+            session.rollback()
+            raise ApiError(400, "invalid_link", "This sign-in link is invalid, used or expired; ask for a new one.")
+        session.commit()
+    return SessionCreated(session_token=opened.token, expires_at=opened.expires_at, email=opened.holder.email)
+
+
+@router.get("/me", response_model=HolderMe, responses={401: {"description": "unauthorized"}})
+def me(runtime: RuntimeDep, authorization: Authorization = None) -> HolderMe:
+    with runtime.sessions() as session:
+        holder = _signed_in(session, authorization, datetime.now(UTC))
+        return HolderMe(email=holder.email, address=holder.address)
+
+
+@router.get("/me/cards", response_model=HeldCardsPage, responses={401: {"description": "unauthorized"}})
+def my_cards(runtime: RuntimeDep, authorization: Authorization = None) -> HeldCardsPage:
+    """Every card of the holder's paid orders, minted or on its way, with its current owner."""
+    now = datetime.now(UTC)
+    with runtime.sessions() as session:
+        holder = _signed_in(session, authorization, now)
+        cards = held_cards(session, holder, runtime.manifest.chain_id, now)
+        session.commit()  # order statuses brought up to date
+    items = [_public(card, runtime.settings.public_url) for card in cards]
+    return HeldCardsPage(items=items, total=len(items))
+
+
+@router.post(
+    "/me/cards/{token_id}/move",
+    status_code=202,
+    response_model=MoveAccepted,
+    responses={401: {"description": "unauthorized"}, 404: {"description": "card_not_found"}, 409: {"description": ""}},
+)
+def move_card(
+    token_id: int, body: MoveRequest, runtime: RuntimeDep, state: StateDep, authorization: Authorization = None
+) -> MoveAccepted:
+    """Move a card from custody to the holder's own wallet; the server pays the gas."""
+    now = datetime.now(UTC)
+    with runtime.sessions() as session:
+        holder = _signed_in(session, authorization, now)
+        card = find_card(session, holder, runtime.manifest.chain_id, runtime.card_contract, token_id, now)
+        session.commit()
+    if card is None:
+        raise ApiError(404, "card_not_found", "You hold no card with this number.")
+    if card.status != "minted":
+        raise ApiError(409, "not_minted", "This card is still being issued; try again shortly.")
+    if body.to_address == holder.address:
+        raise ApiError(422, "invalid_address", "The card is already at this address.")
+    try:
+        tx_hash = state.relayer.move(runtime.vault, holder, token_id, body.to_address)
+    except NotMinted:
+        raise ApiError(409, "not_minted", "This card is still being issued; try again shortly.") from None
+    except NotInCustody:
+        raise ApiError(409, "not_in_custody", "This card is no longer held for you; it was moved out.") from None
+    except (RelayUnavailable, KeyUnavailable) as exc:
+        log.error("cannot move card %s for holder %s: %s", token_id, holder.id, exc)
+        raise ApiError(503, "move_unavailable", "Moving cards is unavailable right now.") from None
+    except ContractReverted as reverted:
+        log.error("moving card %s for holder %s reverted: %s", token_id, holder.id, reverted.error)
+        raise ApiError(502, "move_failed", f"The chain refused the move ({reverted.error}).") from None
+    log.info("card %s of holder %s moved to %s in %s", token_id, holder.id, body.to_address, tx_hash)
+    return MoveAccepted(status="moved", tx_hash=tx_hash)

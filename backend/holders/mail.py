@@ -1,0 +1,118 @@
+"""Outgoing mail: SMTP when `FURUSATO_SMTP_URL` is set, else `.eml` files in `data_dir/mail`.
+
+Why files: a laptop demo has no mail server, and a file is a real RFC 5322 message that any
+mail client opens (and tests parse). Each message is Japanese first, then English.
+
+The sign-in link is a bearer secret. It goes into the message and nowhere else, except in
+demo mode, where it is also logged ("furusato.mail", INFO) and printed so that whoever runs
+`furusato run` can sign in without a mailbox. Nothing else secret is ever logged; the SMTP
+password is never logged either.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import smtplib
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from backend.config import Settings
+
+log = logging.getLogger("furusato.mail")
+
+SMTP_TIMEOUT_SECONDS = 15.0
+SUBMISSION_PORT = 587
+SMTPS_PORT = 465
+
+
+class MailError(Exception):
+    """The message could not be handed over (server refused, unreachable, bad URL)."""
+
+
+def build_message(settings: Settings, to: str, subject: str, body: str) -> EmailMessage:
+    """A UTF-8 plain-text message from `settings.mail_from` to `to`."""
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = make_msgid(domain="furusato.invalid")
+    message.set_content(body, charset="utf-8")
+    return message
+
+
+def send(settings: Settings, message: EmailMessage) -> Path | None:
+    """Deliver `message`: over SMTP if configured (returns None), else as a file (its path)."""
+    if settings.smtp_url:
+        _send_smtp(settings.smtp_url, message)
+        return None
+    return _write_eml(settings.data_dir / "mail", message)
+
+
+def _write_eml(folder: Path, message: EmailMessage) -> Path:
+    """Write the message readable by its owner only: it may hold a sign-in link."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = folder / f"{stamp}-{secrets.token_hex(4)}.eml"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(message.as_bytes())
+    return path
+
+
+def _send_smtp(url: str, message: EmailMessage) -> None:
+    """smtp://user:pass@host:port. STARTTLS for smtps:// or port 587; implicit TLS on 465."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise MailError("FURUSATO_SMTP_URL must look like smtp://user:pass@host:port")
+    port = parts.port or (SUBMISSION_PORT if scheme == "smtps" else 25)
+    try:
+        client: smtplib.SMTP
+        if port == SMTPS_PORT:
+            client = smtplib.SMTP_SSL(parts.hostname, port, timeout=SMTP_TIMEOUT_SECONDS)
+        else:
+            client = smtplib.SMTP(parts.hostname, port, timeout=SMTP_TIMEOUT_SECONDS)
+        with client:
+            if port != SMTPS_PORT and (scheme == "smtps" or port == SUBMISSION_PORT):
+                client.starttls()
+            if parts.username:
+                client.login(unquote(parts.username), unquote(parts.password or ""))
+            client.send_message(message)
+    except (smtplib.SMTPException, OSError) as exc:
+        # The exception text never holds the password; the URL is not included.
+        raise MailError(f"mail server {parts.hostname}:{port} refused the message ({type(exc).__name__})") from exc
+
+
+def sign_in_text(link: str) -> tuple[str, str]:
+    """Subject and body of the sign-in mail, Japanese then English."""
+    subject = "ログインリンク / Your sign-in link (Furusato)"
+    body = (
+        "ふるさとデジタル住民票へのログインリンクです。\n"
+        "30分以内に一度だけ使えます。\n\n"
+        f"{link}\n\n"
+        "お心当たりのない場合は、このメールを破棄してください。\n\n"
+        "----\n\n"
+        "Here is your sign-in link for Furusato digital resident cards.\n"
+        "It works once, within 30 minutes.\n\n"
+        f"{link}\n\n"
+        "If you did not ask for it, you can ignore this message.\n"
+    )
+    return subject, body
+
+
+def send_sign_in_link(settings: Settings, to: str, link: str) -> None:
+    """Mail a sign-in link; in demo mode also show it to the operator (log and stdout)."""
+    subject, body = sign_in_text(link)
+    try:
+        send(settings, build_message(settings, to, subject, body))
+    except MailError as exc:
+        log.warning("sign-in mail not sent: %s", exc)
+    if settings.demo_mode:
+        log.info("demo mode: sign-in link for %s: %s", to, link)
+        print(f"[demo] sign-in link for {to}: {link}", flush=True)
