@@ -202,3 +202,12 @@ def test_a_demo_order_cannot_be_paid_by_a_card_order_route_mixup(client: TestCli
     response = client.post(f"/api/v1/orders/{wallet['order_id']}/demo-pay", headers=bearer(wallet))
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "wrong_payment_method"
+
+
+@pytest.mark.postgres
+def test_per_buyer_limit_holds_on_postgresql(make_client: Callable[..., TestClient], postgres_url: str) -> None:
+    client = make_client(database_url=postgres_url)
+    assert client.post("/api/v1/orders", json=order_body(quantity=4)).status_code == 201
+    _refused(client, order_body(quantity=2), 409, "limit_exceeded")
+    assert client.post("/api/v1/orders", json=order_body(quantity=1)).status_code == 201
+    _refused(client, order_body(quantity=1), 409, "limit_exceeded")
