@@ -15,6 +15,7 @@
       "signin.invalid": "このリンクは無効か、期限が切れています。お手数ですが、もう一度メールを送ってください。",
       "signin.email.invalid": "メールアドレスを正しく入力してください（例: taro@example.jp）。",
       "signin.sending": "送信中です…",
+      "signin.failed": "送信できませんでした。時間をおいて、もう一度お試しください。",
     },
     en: {
       "signin.pagetitle": "Sign in to My cards | Furusato",
@@ -27,6 +28,7 @@
       "signin.invalid": "This link is not valid or has expired. Please send yourself a new one.",
       "signin.email.invalid": "Please enter a valid email address (e.g. taro@example.com).",
       "signin.sending": "Sending…",
+      "signin.failed": "We could not send the email. Please try again later.",
     },
   });
 
@@ -71,7 +73,7 @@
       fieldError = "signin.email.invalid";
       return show(null);
     }
-    show(result.network ? "common.network" : "common.server", "error");
+    show(result.network ? "common.network" : result.status >= 500 ? "common.server" : "signin.failed", "error");
   }
 
   async function exchange(secret) {
@@ -90,10 +92,15 @@
   document.addEventListener("DOMContentLoaded", function () {
     F.i18n.onChange(render);
     el("signin-form").addEventListener("submit", send);
-    const secret = F.util.fragmentToken();
-    if (secret) {
-      history.replaceState(null, "", location.pathname + location.search); // the link works once
-      exchange(secret);
-    }
+    fromLink();
   });
+  // The link pasted into a tab that already shows this page only changes the fragment.
+  window.addEventListener("hashchange", fromLink);
+
+  function fromLink() {
+    const secret = F.util.fragmentToken();
+    if (!secret) return;
+    history.replaceState(null, "", location.pathname + location.search); // the link works once
+    exchange(secret);
+  }
 })();

@@ -91,6 +91,8 @@ def _buy_on_the_pages(page: Page, server: Any, buyer: str) -> None:
     for word in ("ガス", "ミント", "mint", "gas"):
         assert word not in visible
     _fill_checkout(page, buyer)
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS_DIR / "purchase-drop-form.png", full_page=True)
     page.get_by_role("button", name="購入する").click()
 
     expect(page).to_have_url(re.compile(r"/order\.html\?id=ord_"))
@@ -162,6 +164,8 @@ def test_over_the_per_person_limit_is_explained_in_japanese(browser: Browser, sh
     alert = page.locator("#form-error")
     expect(alert).to_contain_text("お一人様の上限（5枚）")
     expect(page).to_have_url(re.compile(r"/drop\.html"))
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS_DIR / "purchase-limit-ja.png", full_page=True)
     page.get_by_role("button", name=re.compile("Switch language")).click()
     expect(alert).to_contain_text("limit of 5 cards per person")
     page.context.close()
@@ -180,6 +184,14 @@ def test_validation_errors_show_next_to_their_field(browser: Browser, shop: Any)
     expect(page.locator("#email-error")).to_contain_text("メールアドレスを正しく入力してください")
     expect(page.locator("#prefecture-error")).to_be_hidden()
     expect(page.locator("#form-error")).to_contain_text("入力内容をご確認ください")
+
+    page.get_by_role("button", name=re.compile("Switch language")).click()
+    expect(page.locator("#email-error")).to_contain_text("Please enter a valid email address")
+    expect(page.get_by_label("Prefecture you live in")).to_have_value("27")  # the choice survives
+    expect(page.locator("#prefecture option:checked")).to_have_text("Osaka")
+    options = page.locator("#prefecture option")
+    expect(options).to_have_count(49)  # "please choose", 47 prefectures, abroad
+    expect(options.last).to_have_text("Outside Japan")
     page.context.close()
 
 
