@@ -212,3 +212,24 @@ def test_sold_out_while_filling_in_the_form(browser: Browser, small_shop: Any) -
     page.goto(f"{small_shop.url}/")
     expect(page.locator(".drop-card .badge")).to_have_text("売り切れ")
     page.context.close()
+
+
+def test_wallet_holder_gets_vouchers_on_the_order_page(browser: Browser, shop: Any) -> None:
+    page = _phone(browser)
+    _open_drop_from_town_page(page, shop)
+    expect(page.get_by_label("ウォレットから支払う（暗号資産）")).to_be_hidden()  # collapsed for everyone else
+    page.get_by_label("メールアドレス").fill("goro@example.jp")
+    page.get_by_label("お住まいの都道府県").select_option(label="海外")
+    page.get_by_text("ウォレットをお持ちの方").click()
+    page.get_by_label("ウォレットから支払う（暗号資産）").check()
+    page.get_by_role("button", name="購入する").click()
+    expect(page.locator("#wallet_address-error")).to_contain_text("ウォレットのアドレスを入力してください")
+
+    buyer = "0x" + "5a" * 20
+    page.get_by_label("ウォレットのアドレス（任意）").fill(buyer)
+    page.get_by_role("button", name="購入する").click()
+    expect(page).to_have_url(re.compile(r"/order\.html\?id=ord_"))
+    expect(page.locator("#order-message")).to_contain_text("ウォレットからのお支払いをお待ちしています")
+    expect(page.locator("#voucher-json")).to_contain_text('"signature"')
+    expect(page.locator("#voucher-json")).to_contain_text('"token_id": 1')
+    page.context.close()
