@@ -1,6 +1,8 @@
 // Japanese first, English on request. Texts live in the HTML in Japanese (readable without
 // JavaScript); this swaps elements marked data-i18n="key" to the chosen language and
-// remembers the choice. Other scripts call Furusato.i18n.onChange(fn) to re-render.
+// remembers the choice. Other scripts call Furusato.i18n.onChange(fn) to re-render,
+// Furusato.i18n.define({en: {...}, ja: {...}}) to add their own texts (before DOMContentLoaded),
+// and Furusato.i18n.t(key, {name: value}) for texts they build themselves.
 "use strict";
 (function () {
   const messages = {
@@ -62,6 +64,19 @@
     onChange: function (fn) { listeners.push(fn); },
     // Remember an element's Japanese text after a script filled it in.
     setJapanese: function (el, text) { original.set(el, text); },
+    define: function (more) {
+      Object.keys(more).forEach(function (lang) {
+        messages[lang] = Object.assign(messages[lang] || {}, more[lang]);
+      });
+    },
+    // The text for `key` in the current language ({name} placeholders filled from `vars`).
+    t: function (key, vars) {
+      const lang = window.Furusato.i18n.current();
+      const text = (messages[lang] || {})[key] ?? (messages.ja || {})[key] ?? key;
+      return text.replace(/\{(\w+)\}/g, function (whole, name) {
+        return vars && vars[name] !== undefined ? String(vars[name]) : whole;
+      });
+    },
   };
 
   document.addEventListener("DOMContentLoaded", function () {

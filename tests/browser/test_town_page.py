@@ -61,3 +61,20 @@ def test_town_page_without_javascript_is_readable_japanese(browser: Any, server:
     expect(page.locator("h1")).to_contain_text("デジタル住民票")
     expect(page.locator(".features li")).to_have_count(3)
     context.close()
+
+
+def test_town_page_lists_its_drops_and_carries_the_campaign_code(page: Page, server: Any) -> None:
+    page.goto(f"{server.url}/?c=furusato-fair")
+    drop = page.locator(".drop-card")
+    expect(drop).to_have_count(1)
+    expect(drop.locator(".drop-title")).to_have_text("星川町 デジタル住民票 第1期")
+    expect(drop.locator(".drop-price")).to_have_text("¥1,000")
+    expect(drop.locator(".drop-stock")).to_have_text("残り 1,000 / 1,000 枚")
+    expect(drop.locator(".badge")).to_have_text("販売中")
+    expect(drop).to_have_attribute("href", "/drop.html?id=1&c=furusato-fair")
+
+    page.get_by_role("button", name=re.compile("Switch language")).click()
+    expect(drop.locator(".drop-title")).to_have_text("Hoshikawa digital resident card, first issue")
+    expect(drop.locator(".drop-stock")).to_have_text("1,000 of 1,000 left")
+    expect(drop.locator(".badge")).to_have_text("On sale")
+    expect(page.locator("#drops-heading")).to_have_text("Digital resident cards on sale")
