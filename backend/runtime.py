@@ -60,6 +60,12 @@ class Runtime:
     def card_contract(self) -> str:
         return self.manifest.contracts["ResidentCard"].address
 
+    def payment_methods(self, offered: str) -> list[str]:
+        """The drop's methods (comma-separated) that this deployment can take right now:
+        demo only in demo mode, card only with a provider configured."""
+        available = {"demo": self.settings.demo_mode, "card": self.card_checkout is not None, "wallet": True}
+        return [method for method in offered.split(",") if available.get(method, False)]
+
     def start_worker(self) -> None:
         """Run the mint worker and the indexer in threads of this process (the embedded default)."""
         if not self.threads:

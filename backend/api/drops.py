@@ -26,7 +26,7 @@ def drop_status(drop: Drop, now: datetime) -> str:
     return "sold_out" if drop.reserved >= drop.supply else "on_sale"
 
 
-def drop_public(drop: Drop, town: str, now: datetime) -> DropPublic:
+def drop_public(drop: Drop, town: str, now: datetime, payment_methods: list[str]) -> DropPublic:
     return DropPublic(
         id=drop.id,
         kind=drop.kind,
@@ -40,7 +40,7 @@ def drop_public(drop: Drop, town: str, now: datetime) -> DropPublic:
         sold=drop.reserved,
         remaining=drop.supply - drop.reserved,
         per_buyer_limit=drop.per_buyer_limit,
-        payment_methods=drop.payment_methods.split(","),
+        payment_methods=payment_methods,
         starts_at=aware(drop.starts_at),
         ends_at=aware(drop.ends_at) if drop.ends_at else None,
         status=drop_status(drop, now),
@@ -60,14 +60,13 @@ def list_drops(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(query.limit(page.limit).offset(page.offset)).all()
     now = datetime.now(UTC)
-    return DropsPage(
-        items=[drop_public(drop, slug, now) for drop, slug in rows], total=total, limit=page.limit, offset=page.offset
-    )
+    items = [drop_public(drop, slug, now, runtime.payment_methods(drop.payment_methods)) for drop, slug in rows]
+    return DropsPage(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
 @router.get("/{drop_id}", response_model=DropPublic)
-def get_drop(drop_id: int, session: SessionDep) -> DropPublic:
+def get_drop(drop_id: int, session: SessionDep, runtime: RuntimeDep) -> DropPublic:
     row = session.execute(select(Drop, Municipality.slug).join(Municipality).where(Drop.id == drop_id)).first()
     if row is None:
         raise ApiError(404, "drop_not_found", "No drop with this id.")
-    return drop_public(row[0], row[1], datetime.now(UTC))
+    return drop_public(row[0], row[1], datetime.now(UTC), runtime.payment_methods(row[0].payment_methods))

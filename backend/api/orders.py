@@ -63,12 +63,8 @@ def _authorised_order(session: Session, order_id: str, authorization: str | None
 
 
 def _check_method(runtime: Runtime, drop: Drop, body: OrderCreate) -> None:
-    if body.payment_method not in drop.payment_methods.split(","):
-        raise ApiError(400, "payment_method_unavailable", f"This drop is not sold with {body.payment_method}.")
-    if body.payment_method == "demo" and not runtime.settings.demo_mode:
-        raise ApiError(400, "payment_method_unavailable", "Demo payments are off on this deployment.")
-    if body.payment_method == "card" and runtime.card_checkout is None:
-        raise ApiError(400, "payment_method_unavailable", "Card payments are not configured on this deployment.")
+    if body.payment_method not in runtime.payment_methods(drop.payment_methods):
+        raise ApiError(400, "payment_method_unavailable", f"This drop cannot be paid by {body.payment_method} here.")
     if body.payment_method == "wallet" and body.wallet_address is None:
         raise ApiError(400, "wallet_address_required", "Paying from a wallet needs the wallet's address.")
 

@@ -211,3 +211,7 @@ def test_per_buyer_limit_holds_on_postgresql(make_client: Callable[..., TestClie
     _refused(client, order_body(quantity=2), 409, "limit_exceeded")
     assert client.post("/api/v1/orders", json=order_body(quantity=1)).status_code == 201
     _refused(client, order_body(quantity=1), 409, "limit_exceeded")
+
+
+def test_drops_offer_only_the_methods_this_deployment_can_take(client: TestClient) -> None:
+    assert client.get("/api/v1/drops/1").json()["payment_methods"] == ["demo", "wallet"]  # no card provider here
