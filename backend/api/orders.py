@@ -31,6 +31,7 @@ from backend.sales.orders import (
     assign_cards,
     aware,
     expire,
+    expire_due,
     on_sale,
     refresh,
     reserve,
@@ -78,6 +79,38 @@ def create_order(body: OrderCreate, runtime: RuntimeDep, idempotency_key: Idempo
     """Reserve cards for a buyer; pay next (demo-pay, the checkout URL, or the vouchers on chain)."""
     now = datetime.now(UTC)
     body_hash = idempotency.request_hash(body.model_dump(mode="json"))
+    try:
+        try:
+            answer = _create_once(runtime, body, idempotency_key, body_hash, now)
+        except OrderRefused as refused:
+            # Sold out may only mean reservations ran out unpaid: give them back (in their own
+            # transaction, so locks are always taken order → drop → buyers), then try once more.
+            if refused.code != "sold_out" or not _reclaim_expired(runtime, body.drop_id, now):
+                raise
+            answer = _create_once(runtime, body, idempotency_key, body_hash, now)
+    except OrderRefused as refused:
+        raise ApiError(refused.status, refused.code, str(refused)) from None
+    except idempotency.KeyReuse as reuse:
+        raise ApiError(409, reuse.code, str(reuse)) from None
+    if isinstance(answer, JSONResponse):
+        return answer
+    if body.payment_method == "card":
+        answer.checkout_url = _start_checkout(runtime, answer.order_id, idempotency_key, body_hash, answer)
+    return JSONResponse(answer.model_dump(mode="json"), status_code=201)
+
+
+def _reclaim_expired(runtime: Runtime, drop_id: int, now: datetime) -> int:
+    with runtime.sessions() as session:
+        expired = expire_due(session, now, drop_id=drop_id)
+        session.commit()
+    return expired
+
+
+def _create_once(
+    runtime: Runtime, body: OrderCreate, idempotency_key: str | None, body_hash: str, now: datetime
+) -> OrderCreated | JSONResponse:
+    """One transaction: the order, its stock and counts, wallet vouchers, the stored answer.
+    Returns a replay (`JSONResponse`) when the Idempotency-Key was seen before."""
     vault = runtime.vault
     with runtime.sessions() as session:
         try:
@@ -92,18 +125,19 @@ def create_order(body: OrderCreate, runtime: RuntimeDep, idempotency_key: Idempo
                 raise ApiError(409, "not_on_sale", "This drop is not on sale now.")
             _check_method(runtime, drop, body)
             holder = None if body.wallet_address else ensure_holder(session, vault, body.email)
+            request = NewOrder(
+                body.drop_id,
+                body.quantity,
+                body.email,
+                body.prefecture,
+                body.payment_method,
+                body.wallet_address,
+                body.campaign_code,
+            )
             order, token = reserve(
                 session,
                 drop,
-                NewOrder(
-                    body.drop_id,
-                    body.quantity,
-                    body.email,
-                    body.prefecture,
-                    body.payment_method,
-                    body.wallet_address,
-                    body.campaign_code,
-                ),
+                request,
                 recipient=body.wallet_address or (holder.address if holder else None),
                 holder_id=holder.id if holder else None,
                 ttl=timedelta(seconds=runtime.settings.order_ttl_seconds),
@@ -120,52 +154,41 @@ def create_order(body: OrderCreate, runtime: RuntimeDep, idempotency_key: Idempo
                 expires_at=order.expires_at,
             )
             if body.payment_method == "wallet":
-                assert body.wallet_address is not None
-                vouchers = vouchers_for(
-                    runtime.chain.w3,
-                    runtime.voucher_signer,
-                    contract=drop.contract,
-                    buyer=body.wallet_address,
-                    token_ids=assign_cards(session, order),
-                    price_wei=int(drop.price_wei),
-                    deadline=order.expires_at,
-                    order_id=order.id,
-                )
-                order.payment_data = json.dumps({"vouchers": vouchers})
-                created.voucher, created.vouchers = vouchers[0], vouchers
-            done = body.payment_method != "card"
+                _attach_vouchers(session, runtime, drop, order, created)
             if idempotency_key:
-                status = 201 if done else idempotency.IN_PROGRESS
-                idempotency.remember(
-                    session,
-                    vault,
-                    IDEMPOTENCY_SCOPE,
-                    idempotency_key,
-                    body_hash,
-                    status,
-                    created.model_dump(mode="json"),
-                )
+                status = idempotency.IN_PROGRESS if body.payment_method == "card" else 201
+                answer = created.model_dump(mode="json")
+                idempotency.remember(session, vault, IDEMPOTENCY_SCOPE, idempotency_key, body_hash, status, answer)
             session.commit()
-        except OrderRefused as refused:
-            session.rollback()
-            raise ApiError(refused.status, refused.code, str(refused)) from None
-        except idempotency.KeyReuse as reuse:
-            raise ApiError(409, reuse.code, str(reuse)) from None
+            return created
         except IntegrityError:
             # Another request with the same Idempotency-Key committed first: answer as it did.
             session.rollback()
-            if idempotency_key is None:
-                raise
-            try:
-                replay = idempotency.lookup(session, vault, IDEMPOTENCY_SCOPE, idempotency_key, body_hash)
-            except idempotency.KeyReuse as reuse:
-                raise ApiError(409, reuse.code, str(reuse)) from None
+            replay = (
+                idempotency.lookup(session, vault, IDEMPOTENCY_SCOPE, idempotency_key, body_hash)
+                if (idempotency_key)
+                else None
+            )
             if replay is None:
                 raise
             return _replay(replay)
-    if body.payment_method == "card":
-        created.checkout_url = _start_checkout(runtime, order.id, idempotency_key, body_hash, created)
-    return JSONResponse(created.model_dump(mode="json"), status_code=201)
+
+
+def _attach_vouchers(session: Session, runtime: Runtime, drop: Drop, order: Order, created: OrderCreated) -> None:
+    """Number the wallet order's cards now (a voucher binds the id) and sign one voucher each."""
+    assert order.wallet_address is not None
+    vouchers = vouchers_for(
+        runtime.chain.w3,
+        runtime.voucher_signer,
+        contract=drop.contract,
+        buyer=order.wallet_address,
+        token_ids=assign_cards(session, order),
+        price_wei=int(drop.price_wei),
+        deadline=order.expires_at,
+        order_id=order.id,
+    )
+    order.payment_data = json.dumps({"vouchers": vouchers})
+    created.voucher, created.vouchers = vouchers[0], vouchers
 
 
 def _start_checkout(

@@ -96,19 +96,18 @@ def reserve(
 ) -> tuple[Order, str]:
     """Create the order and take its stock and per-buyer counts; returns it with its token.
 
-    Raises `OrderRefused` (`limit_exceeded`, `sold_out`); the caller's transaction must then
-    be rolled back, which undoes any count already taken.
+    Raises `OrderRefused` (`sold_out`, `limit_exceeded`); the caller's transaction must then
+    be rolled back, which undoes the stock or counts already taken.
     """
+    # Locks are taken drop → buyers here and everywhere else (expiry, late payment), so two
+    # transactions can never wait on each other in a cycle on PostgreSQL.
+    if not take_stock(session, drop.id, request.quantity):
+        raise OrderRefused("sold_out", "Sold out: no cards are left in this drop.")
     for buyer in buyer_keys(request.email, request.wallet_address):
         if not count_buyer(session, drop.id, buyer, request.quantity, drop.per_buyer_limit):
             raise OrderRefused(
                 "limit_exceeded", f"At most {drop.per_buyer_limit} cards of this drop per person (email or wallet)."
             )
-    # When stock looks gone, reservations that ran out give their cards back, then one more try.
-    if not take_stock(session, drop.id, request.quantity) and (
-        not expire_due(session, now, drop_id=drop.id) or not take_stock(session, drop.id, request.quantity)
-    ):
-        raise OrderRefused("sold_out", "Sold out: no cards are left in this drop.")
     token = secrets.token_urlsafe(32)
     order = Order(
         id="ord_" + secrets.token_urlsafe(15),
