@@ -24,12 +24,14 @@ from backend.payments.wallet import vouchers_for
 from backend.runtime import Runtime
 from backend.sales import idempotency
 from backend.sales.orders import (
+    MintOutcome,
     NewOrder,
     OrderRefused,
     PaymentResult,
     apply_payment,
     assign_cards,
     aware,
+    card_ids,
     expire,
     expire_due,
     on_sale,
@@ -231,9 +233,14 @@ def _start_checkout(
     return started.url
 
 
-def order_public(session: Session, runtime: Runtime, order: Order) -> OrderPublic:
-    """The order as its buyer sees it, after bringing its status up to date."""
-    outcome = refresh(session, order, datetime.now(UTC))
+def order_public(session: Session, runtime: Runtime, order: Order, *, just_paid: bool = False) -> OrderPublic:
+    """The order as its buyer sees it, after bringing its status up to date (not needed when
+    this request has just paid it: its cards are numbered and queued, nothing more yet)."""
+    outcome = (
+        MintOutcome(card_ids(session, order.id), None, None)
+        if just_paid
+        else refresh(session, order, datetime.now(UTC))
+    )
     drop = session.get(Drop, order.drop_id)
     assert drop is not None
     payment: dict[str, Any] = json.loads(order.payment_data or "{}")
@@ -286,6 +293,7 @@ def demo_pay(order_id: str, runtime: RuntimeDep, authorization: Authorization = 
             session.commit()
         if order.status == "expired":
             raise ApiError(409, "order_expired", "The reservation expired before payment; please order again.")
+        result = None
         if order.status == "pending_payment":
             try:
                 result = apply_payment(
@@ -297,6 +305,6 @@ def demo_pay(order_id: str, runtime: RuntimeDep, authorization: Authorization = 
             if result is PaymentResult.LATE:
                 session.commit()
                 raise ApiError(409, "order_expired", "The reservation expired before payment.")
-        public = order_public(session, runtime, order)
+        public = order_public(session, runtime, order, just_paid=result is PaymentResult.APPLIED)
         session.commit()
     return public

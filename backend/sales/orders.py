@@ -293,16 +293,17 @@ def refresh(session: Session, order: Order, now: datetime) -> MintOutcome:
     if order.status == "pending_payment" and order.payment_method != "wallet" and aware(order.expires_at) < now:
         expire(session, order)
     ids = card_ids(session, order.id)
-    drop = session.get(Drop, order.drop_id)
-    assert drop is not None
     if not ids:
         return MintOutcome([], None, None)
+    drop = session.get(Drop, order.drop_id)
+    assert drop is not None
     if order.payment_method == "wallet" and order.status in ("pending_payment", "paid", "minting"):
         return _refresh_from_indexer(session, order, drop, ids, now)
     if order.status in ("paid", "minting"):
-        _refresh_from_jobs(session, order, now)
-    owner = _owner(session, drop, ids[0]) or order.recipient
-    return MintOutcome(ids, order.tx_hash, owner if order.status in ("minted", "refunded") else None)
+        _refresh_from_jobs(session, order, ids, now)
+    if order.status not in ("minted", "refunded"):
+        return MintOutcome(ids, None, None)
+    return MintOutcome(ids, order.tx_hash, _owner(session, drop, ids[0]) or order.recipient)
 
 
 def _owner(session: Session, drop: Drop, token_id: int) -> str | None:
@@ -310,8 +311,8 @@ def _owner(session: Session, drop: Drop, token_id: int) -> str | None:
     return None if row is None else row.owner
 
 
-def _refresh_from_jobs(session: Session, order: Order, now: datetime) -> None:
-    refs = [job_ref(order.id, token_id) for token_id in card_ids(session, order.id)]
+def _refresh_from_jobs(session: Session, order: Order, ids: Sequence[int], now: datetime) -> None:
+    refs = [job_ref(order.id, token_id) for token_id in ids]
     jobs = session.execute(
         select(MintJobRow.status, ChainTxRow.mined_hash, ChainTxRow.block_number)
         .outerjoin(ChainTxRow, ChainTxRow.id == MintJobRow.chain_tx_id)

@@ -8,16 +8,66 @@ import logging
 import threading
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db import session_scope
-from backend.models import Drop, Order
+from backend.models import Drop, Order, OrderCard
 from backend.sales.drops import card_client
 from backend.sales.orders import expire_due, expire_wallet_due, refresh
 from minting.chains import Chain
+from minting.store import MintJobRow, TokenOwnerRow
 
 log = logging.getLogger("furusato.sweeper")
+
+
+def orders_to_settle(session: Session, limit: int = 1_000) -> list[str]:
+    """Orders whose status the pipeline (or, for wallet orders, the indexer) has moved on.
+
+    Two grouped queries instead of refreshing every order in flight: during a busy launch
+    hundreds are in flight and most have not changed since the last round.
+    """
+    job = MintJobRow
+    cards = (
+        select(
+            Order.id,
+            Order.status,
+            func.count(job.id),
+            func.sum(case((job.status == "confirmed", 1), else_=0)),
+            func.sum(case((job.status == "failed", 1), else_=0)),
+            func.sum(case((job.status.in_(("sent", "mined")), 1), else_=0)),
+        )
+        .join(OrderCard, OrderCard.order_id == Order.id)
+        .join(Drop, Drop.id == Order.drop_id)
+        .outerjoin(
+            job,
+            (job.chain_id == Drop.chain_id) & (job.contract == Drop.contract) & (job.token_id == OrderCard.token_id),
+        )
+        .where(Order.status.in_(("paid", "minting")), Order.payment_method != "wallet")
+        .group_by(Order.id, Order.status)
+        .limit(limit)
+    )
+    changed = [
+        order_id
+        for order_id, status, jobs, confirmed, failed, started in session.execute(cards)
+        if failed or (jobs and confirmed == jobs) or (status == "paid" and (started or confirmed))
+    ]
+    owned = (
+        select(Order.id, func.count(OrderCard.token_id), func.count(TokenOwnerRow.owner))
+        .join(OrderCard, OrderCard.order_id == Order.id)
+        .join(Drop, Drop.id == Order.drop_id)
+        .outerjoin(
+            TokenOwnerRow,
+            (TokenOwnerRow.chain_id == Drop.chain_id)
+            & (TokenOwnerRow.contract == Drop.contract)
+            & (TokenOwnerRow.token_id == OrderCard.token_id),
+        )
+        .where(Order.status == "pending_payment", Order.payment_method == "wallet")
+        .group_by(Order.id)
+        .limit(limit)
+    )
+    changed += [order_id for order_id, cards_count, owned_count in session.execute(owned) if cards_count == owned_count]
+    return changed
 
 
 class OrderSweeper:
@@ -33,7 +83,7 @@ class OrderSweeper:
         return any(card.exists(token_id) for token_id in token_ids)
 
     def sweep(self) -> None:
-        """One round: expire what ran out, refresh what is in flight."""
+        """One round: expire what ran out, settle what the pipeline or the chain finished."""
         now = datetime.now(UTC)
         with session_scope(self.sessions) as session:
             expire_due(session, now)
@@ -41,18 +91,7 @@ class OrderSweeper:
         with session_scope(self.sessions) as session:
             expire_wallet_due(session, chain_time, lambda order, ids: self._minted_on_chain(session, order, ids))
         with session_scope(self.sessions) as session:
-            in_flight = session.scalars(
-                select(Order)
-                .where(
-                    or_(
-                        Order.status.in_(("paid", "minting")),
-                        (Order.status == "pending_payment") & (Order.payment_method == "wallet"),
-                    )
-                )
-                .order_by(Order.created_at)
-                .limit(500)
-            ).all()
-            for order in in_flight:
+            for order in session.scalars(select(Order).where(Order.id.in_(orders_to_settle(session)))).all():
                 refresh(session, order, now)
 
     def run(self, stop: threading.Event) -> None:
