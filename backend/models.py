@@ -48,8 +48,7 @@ class Drop(Base):
 
     `reserved` counts cards held by unpaid orders plus cards paid for: a single conditional
     UPDATE takes stock (`reserved + q <= supply`), so no read-then-write race is possible on
-    SQLite or PostgreSQL. `next_serial` hands out the series' token ids in order when orders
-    are paid (or vouchers issued), again by one UPDATE, so numbers have no gaps and no repeats.
+    SQLite or PostgreSQL. Serial numbers are counted apart, in `DropSerial`.
     """
 
     __tablename__ = "drops"
@@ -79,8 +78,21 @@ class Drop(Base):
     contract: Mapped[str] = mapped_column(String(42))
     series_id: Mapped[int] = mapped_column(Integer)
     first_token_id: Mapped[int] = mapped_column(BigInteger)
-    next_serial: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DropSerial(Base):
+    """The next serial number (token id) of a drop, handed out when orders are paid (or vouchers
+    issued) by one UPDATE … RETURNING, so numbers have no gaps and no repeats.
+
+    A row apart from `drops` so that paying (which numbers) and ordering (which takes stock)
+    never wait for each other's row lock on PostgreSQL.
+    """
+
+    __tablename__ = "drop_serials"
+
+    drop_id: Mapped[int] = mapped_column(ForeignKey("drops.id"), primary_key=True)
+    next_serial: Mapped[int] = mapped_column(BigInteger)
 
 
 class BuyerCount(Base):

@@ -13,7 +13,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from backend.models import Drop, Municipality
+from backend.models import Drop, DropSerial, Municipality
 from minting.chains import Chain
 from minting.compiler import compile_contracts
 from minting.resident_card import ResidentCardClient
@@ -82,9 +82,10 @@ def create_card_drop(
         contract=card.address,
         series_id=series.series_id,
         first_token_id=series.first_id,
-        next_serial=series.first_id,
     )
     session.add(drop)
+    session.flush()
+    session.add(DropSerial(drop_id=drop.id, next_serial=series.first_id))
     session.flush()
     return drop
 

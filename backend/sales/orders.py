@@ -96,13 +96,12 @@ def reserve(
 ) -> tuple[Order, str]:
     """Create the order and take its stock and per-buyer counts; returns it with its token.
 
-    Raises `OrderRefused` (`sold_out`, `limit_exceeded`); the caller's transaction must then
-    be rolled back, which undoes the stock or counts already taken.
+    Raises `OrderRefused` (`limit_exceeded`, `sold_out`); the caller's transaction must then
+    be rolled back, which undoes the counts already taken.
     """
-    # Locks are taken drop → buyers here and everywhere else (expiry, late payment), so two
-    # transactions can never wait on each other in a cycle on PostgreSQL.
-    if not take_stock(session, drop.id, request.quantity):
-        raise OrderRefused("sold_out", "Sold out: no cards are left in this drop.")
+    # Locks are taken buyers → drop here and everywhere else (expiry, late payment), so two
+    # transactions never wait on each other in a cycle on PostgreSQL; the drop's row, which
+    # every order of the drop needs, is taken last and so held for the shortest time.
     for buyer in buyer_keys(request.email, request.wallet_address):
         if not count_buyer(session, drop.id, buyer, request.quantity, drop.per_buyer_limit):
             raise OrderRefused(
@@ -129,6 +128,8 @@ def reserve(
     )
     session.add(order)
     session.flush()
+    if not take_stock(session, drop.id, request.quantity):
+        raise OrderRefused("sold_out", "Sold out: no cards are left in this drop.")
     return order, token
 
 
@@ -153,9 +154,9 @@ def card_ids(session: Session, order_id: str) -> list[int]:
 
 
 def _release(session: Session, order: Order) -> None:
-    return_stock(session, order.drop_id, order.quantity)
     for buyer in buyer_keys(order.email, order.wallet_address):
         uncount_buyer(session, order.drop_id, buyer, order.quantity)
+    return_stock(session, order.drop_id, order.quantity)
 
 
 def _move(session: Session, order: Order, from_status: str, to_status: str, **values: object) -> bool:
@@ -246,11 +247,14 @@ def apply_payment(
     session.refresh(order, with_for_update=True)
     if order.status == "expired":
         # Money arrived after the reservation ran out: honour it if the cards are still there.
+        buyers = buyer_keys(order.email, order.wallet_address)
+        for buyer in buyers:
+            count_buyer(session, order.drop_id, buyer, order.quantity, 2**31 - 1)
         if not take_stock(session, order.drop_id, order.quantity):
+            for buyer in buyers:
+                uncount_buyer(session, order.drop_id, buyer, order.quantity)
             _move(session, order, "expired", "failed", failure="paid_after_expiry_sold_out")
             return PaymentResult.LATE
-        for buyer in buyer_keys(order.email, order.wallet_address):
-            count_buyer(session, order.drop_id, buyer, order.quantity, 2**31 - 1)
         _move(session, order, "expired", "pending_payment")
     if not _move(session, order, "pending_payment", "paid", paid_at=now):
         raise OrderRefused("not_payable", f"The order is {order.status}; it cannot be paid.")

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from backend.models import BuyerCount, Drop
+from backend.models import BuyerCount, Drop, DropSerial
 
 
 def take_stock(session: Session, drop_id: int, quantity: int) -> bool:
@@ -39,10 +39,10 @@ def return_stock(session: Session, drop_id: int, quantity: int) -> None:
 def take_serials(session: Session, drop_id: int, quantity: int) -> list[int]:
     """The next `quantity` serial numbers (token ids) of the drop, in one UPDATE … RETURNING."""
     start = session.execute(
-        update(Drop)
-        .where(Drop.id == drop_id)
-        .values(next_serial=Drop.next_serial + quantity)
-        .returning(Drop.next_serial)
+        update(DropSerial)
+        .where(DropSerial.drop_id == drop_id)
+        .values(next_serial=DropSerial.next_serial + quantity)
+        .returning(DropSerial.next_serial)
         .execution_options(synchronize_session=False)
     ).scalar_one()
     return list(range(int(start) - quantity, int(start)))

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from backend.app import create_app
 from backend.config import Settings
-from backend.models import BuyerCount, Drop, Order, Payment
+from backend.models import BuyerCount, Drop, DropSerial, Order, Payment
 from backend.runtime import Runtime
 
 OrderBody = dict[str, Any]
@@ -44,7 +44,7 @@ def snapshot(client: TestClient) -> dict[str, Any]:
     with runtime_of(client).sessions() as session:
         return {
             "reserved": session.scalars(select(Drop.reserved).order_by(Drop.id)).all(),
-            "serials": session.scalars(select(Drop.next_serial).order_by(Drop.id)).all(),
+            "serials": session.scalars(select(DropSerial.next_serial).order_by(DropSerial.drop_id)).all(),
             "orders": session.execute(select(Order.id, Order.status).order_by(Order.id)).all(),
             "payments": session.scalar(select(func.count()).select_from(Payment)),
             "counts": session.execute(select(BuyerCount.buyer, BuyerCount.count).order_by(BuyerCount.buyer)).all(),

@@ -1,4 +1,4 @@
-"""Sales, payments and holders: drops, orders, cards per order, idempotency keys, payments,
+"""Sales, payments and holders: drops and their serial counters, orders, cards per order, idempotency keys, payments,
 webhook events, walletless holders and their sign-in links (declared in backend/models.py).
 
 Revision ID: 0003
@@ -74,7 +74,6 @@ def upgrade() -> None:
         sa.Column("contract", sa.String(length=42), nullable=False),
         sa.Column("series_id", sa.Integer(), nullable=False),
         sa.Column("first_token_id", sa.BigInteger(), nullable=False),
-        sa.Column("next_serial", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("kind IN ('resident_card', 'naming_right')", name="ck_drops_kind"),
         sa.CheckConstraint("reserved >= 0 AND reserved <= supply", name="ck_drops_stock"),
@@ -110,6 +109,16 @@ def upgrade() -> None:
             ["drops.id"],
         ),
         sa.PrimaryKeyConstraint("drop_id", "buyer"),
+    )
+    op.create_table(
+        "drop_serials",
+        sa.Column("drop_id", sa.Integer(), nullable=False),
+        sa.Column("next_serial", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["drop_id"],
+            ["drops.id"],
+        ),
+        sa.PrimaryKeyConstraint("drop_id"),
     )
     op.create_table(
         "orders",
@@ -189,6 +198,7 @@ def downgrade() -> None:
         "orders",
         "buyer_counts",
         "sign_in_tokens",
+        "drop_serials",
         "drops",
         "webhook_events",
         "idempotency_keys",
