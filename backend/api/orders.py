@@ -305,6 +305,7 @@ def demo_pay(order_id: str, runtime: RuntimeDep, authorization: Authorization = 
             if result is PaymentResult.LATE:
                 session.commit()
                 raise ApiError(409, "order_expired", "The reservation expired before payment.")
+        session.commit()  # first: the payment's locks go as soon as possible
         public = order_public(session, runtime, order, just_paid=result is PaymentResult.APPLIED)
         session.commit()
     return public

@@ -135,9 +135,10 @@ def reserve(
 
 def assign_cards(session: Session, order: Order) -> list[int]:
     """Give the order the next serial numbers of its drop (idempotent per order)."""
-    existing = card_ids(session, order.id)
-    if existing:
-        return existing
+    return card_ids(session, order.id) or _number_cards(session, order)
+
+
+def _number_cards(session: Session, order: Order) -> list[int]:
     ids = take_serials(session, order.drop_id, order.quantity)
     session.add_all(OrderCard(order_id=order.id, token_id=token_id, drop_id=order.drop_id) for token_id in ids)
     session.flush()
@@ -261,7 +262,9 @@ def apply_payment(
     drop = session.get(Drop, order.drop_id)
     assert drop is not None
     assert order.recipient is not None
-    ids = assign_cards(session, order)
+    # Numbering comes last: the drop's serial row stays locked until commit, and every payment
+    # of the drop waits for it, so only the two inserts that need the numbers follow.
+    ids = _number_cards(session, order)
     enqueue(
         session,
         drop.chain_id,
