@@ -20,11 +20,18 @@ lease). Each `step()` runs three stages, in this order:
    jobs already signed, never a nonce used twice.
 
 The contract skips ids that exist, so even a replay after the worst crash mints nothing twice.
+
+A worker broadcasts from a second thread (`start_broadcaster`), in the order batches were
+stored: while the node executes one batch, the next is claimed, signed and stored. Nothing
+changes for safety — a batch is broadcast only after its commit, and one still in the queue
+when the process dies is stored, so stage 1 rebroadcasts it.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -170,6 +177,36 @@ class MintSender:
         self._contracts: dict[str, Contract] = {}
         self._paused: set[str] = set()
         self._clock = clock
+        self._outbox: queue.Queue[tuple[int, bytes] | None] | None = None
+        self._broadcaster: threading.Thread | None = None
+
+    # ── broadcasting from a second thread ────────────────────────────────────
+
+    def start_broadcaster(self) -> None:
+        """Broadcast stored batches from a thread of their own, in order (see module docstring)."""
+        if self._broadcaster is None:
+            self._outbox = queue.Queue()
+            self._broadcaster = threading.Thread(target=self._broadcast_loop, name="mint-broadcaster", daemon=True)
+            self._broadcaster.start()
+
+    def stop_broadcaster(self, timeout: float = 30.0) -> None:
+        """Send what is queued, then stop the thread (what is left is stored and rebroadcast)."""
+        if self._broadcaster is not None and self._outbox is not None:
+            self._outbox.put(None)
+            self._broadcaster.join(timeout)
+        self._broadcaster, self._outbox = None, None
+
+    def _broadcast_loop(self) -> None:
+        outbox = self._outbox
+        assert outbox is not None
+        while (item := outbox.get()) is not None:
+            self._broadcast_stored(*item)
+
+    def _broadcast_stored(self, tx_id: int, raw: bytes) -> None:
+        refusal = self._broadcast(raw)
+        failpoints.hit("after_broadcast")
+        if refusal is not None:
+            log.info("broadcast of chain_tx %s refused (%s); tracking will settle it", tx_id, refusal.value)
 
     # ── helpers ──────────────────────────────────────────────────────────────
 
@@ -330,10 +367,10 @@ class MintSender:
             tx_id, count, raw = tx.id, len(jobs), bytes(signed.raw_transaction)
         # Stored and committed: only now may the bytes leave this process.
         failpoints.hit("after_store")
-        refusal = self._broadcast(raw)
-        failpoints.hit("after_broadcast")
-        if refusal is not None:
-            log.info("broadcast of chain_tx %s refused (%s); tracking will settle it", tx_id, refusal.value)
+        if self._outbox is not None:
+            self._outbox.put((tx_id, raw))
+        else:
+            self._broadcast_stored(tx_id, raw)
         return tx_id, count
 
     # ── stage 1: track ───────────────────────────────────────────────────────

@@ -115,6 +115,7 @@ class MintWorker:
         """Loop until `stop` is set; errors (node down, database busy) are logged and retried."""
         confirmed_before, since = None, time.monotonic()
         waiting: str | None = None
+        self.sender.start_broadcaster()
         try:
             while not stop.is_set():
                 if not self.lease.acquire():
@@ -138,6 +139,7 @@ class MintWorker:
                 if not result.busy:
                     stop.wait(self.idle_seconds)
         finally:
+            self.sender.stop_broadcaster()
             try:
                 self.lease.release()
             except Exception:  # the lease expires by itself
