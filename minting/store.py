@@ -55,6 +55,8 @@ class MintJobRow(MintingBase):
         UniqueConstraint("order_ref", name="uq_mint_jobs_order_ref"),
         UniqueConstraint("chain_id", "contract", "token_id", name="uq_mint_jobs_token"),
         Index("ix_mint_jobs_status_id", "status", "id"),
+        # Every stage updates a batch's jobs by their transaction: without it, a full scan each.
+        Index("ix_mint_jobs_chain_tx", "chain_tx_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -95,7 +97,10 @@ class ChainTxRow(MintingBase):
 
 class TxAttemptRow(MintingBase):
     __tablename__ = "tx_attempts"
-    __table_args__ = (UniqueConstraint("tx_hash", name="uq_tx_attempts_hash"),)
+    __table_args__ = (
+        UniqueConstraint("tx_hash", name="uq_tx_attempts_hash"),
+        Index("ix_tx_attempts_chain_tx", "chain_tx_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     chain_tx_id: Mapped[int] = mapped_column(ForeignKey("chain_txs.id"))
