@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     mint_confirmations: int = Field(default=0, ge=0, description="Blocks on top before a mint counts")
     signer_key: SecretStr | None = Field(default=None, description="Voucher signer; dev chains use the minter's")
     order_ttl_seconds: int = Field(default=900, ge=10, description="How long an unpaid order holds its cards")
+    order_rate_per_minute: int = Field(
+        default=30, ge=0, description="Orders per minute per client address (0: no limit; this machine is exempt)"
+    )
     card_api_key: SecretStr | None = Field(default=None, description="Stripe secret key; card payments need it")
     card_webhook_secret: SecretStr | None = Field(default=None, description="Stripe webhook signing secret")
     card_api_base: str = Field(default="", description="Stripe API base URL (tests point it at a local fake)")

@@ -9,7 +9,7 @@
 `/me…` take `Authorization: Bearer <session_token>`. Sign-in answers the same whether or not
 the address belongs to a holder (no account enumeration), and sends the mail after the
 response. Its rate limits (per email, per client IP) live in this process: see
-`backend.holders.ratelimit`. Behind a reverse proxy, run uvicorn with `--proxy-headers` so
+`backend.ratelimit`. Behind a reverse proxy, run uvicorn with `--proxy-headers` so
 the client IP is the visitor's, not the proxy's.
 """
 
@@ -32,10 +32,10 @@ from backend.errors import ApiError
 from backend.holders import mail
 from backend.holders.cards import HeldCard, find_card, held_cards
 from backend.holders.custody import KeyUnavailable, normalise_email
-from backend.holders.ratelimit import RateLimiter
 from backend.holders.relay import NotInCustody, NotMinted, Relayer, RelayUnavailable
 from backend.holders.signin import exchange_link, holder_for_session, request_link
 from backend.models import Holder
+from backend.ratelimit import RateLimiter
 from minting.errors import ContractReverted
 
 router = APIRouter(prefix="/api/v1/holders", tags=["holders"])

@@ -7,10 +7,11 @@ missing token answers 404 exactly like an unknown id, so ids cannot be probed.
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from backend.holders.custody import ensure_holder
 from backend.models import Drop, Municipality, Order
 from backend.payments.base import CheckoutUnavailable
 from backend.payments.wallet import vouchers_for
+from backend.ratelimit import RateLimiter, is_loopback
 from backend.runtime import Runtime
 from backend.sales import idempotency
 from backend.sales.orders import (
@@ -77,8 +79,11 @@ def _replay(replay: idempotency.Replay) -> JSONResponse:
 
 
 @router.post("", status_code=201, response_model=OrderCreated, responses={409: {"description": "sold_out, …"}})
-def create_order(body: OrderCreate, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> Any:
+def create_order(
+    body: OrderCreate, request: Request, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None
+) -> Any:
     """Reserve cards for a buyer; pay next (demo-pay, the checkout URL, or the vouchers on chain)."""
+    _check_rate(request, runtime)
     now = datetime.now(UTC)
     body_hash = idempotency.request_hash(body.model_dump(mode="json"))
     try:
@@ -99,6 +104,25 @@ def create_order(body: OrderCreate, runtime: RuntimeDep, idempotency_key: Idempo
     if body.payment_method == "card":
         answer.checkout_url = _start_checkout(runtime, answer.order_id, idempotency_key, body_hash, answer)
     return JSONResponse(answer.model_dump(mode="json"), status_code=201)
+
+
+_limiter_lock = threading.Lock()
+
+
+def _check_rate(request: Request, runtime: Runtime) -> None:
+    """At most `order_rate_per_minute` orders a minute from one client address, so a script
+    cannot hold a drop's stock with throw-away emails. Behind a reverse proxy, the client's
+    address comes from X-Forwarded-For (uvicorn's proxy headers, trusted from 127.0.0.1)."""
+    per_minute = runtime.settings.order_rate_per_minute
+    host = request.client.host if request.client else None
+    if per_minute == 0 or is_loopback(host):
+        return
+    with _limiter_lock:
+        limiter: RateLimiter | None = getattr(request.app.state, "order_limiter", None)
+        if limiter is None:
+            limiter = request.app.state.order_limiter = RateLimiter(per_minute, 60.0)
+    if not limiter.allow(f"ip:{host}"):
+        raise ApiError(429, "rate_limited", "Too many orders from this address; please try again in a minute.")
 
 
 def _reclaim_expired(runtime: Runtime, drop_id: int, now: datetime) -> int:

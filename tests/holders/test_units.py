@@ -18,8 +18,8 @@ from backend.config import Settings
 from backend.db import make_engine, make_session_factory, migrate
 from backend.holders import mail
 from backend.holders.custody import Vault, ensure_holder, holder_account
-from backend.holders.ratelimit import RateLimiter
 from backend.models import Holder
+from backend.ratelimit import RateLimiter
 
 
 def test_custodial_keys_are_stored_encrypted_and_the_vault_hides_its_key(tmp_path: Path) -> None:

@@ -215,3 +215,10 @@ def test_per_buyer_limit_holds_on_postgresql(make_client: Callable[..., TestClie
 
 def test_drops_offer_only_the_methods_this_deployment_can_take(client: TestClient) -> None:
     assert client.get("/api/v1/drops/1").json()["payment_methods"] == ["demo", "wallet"]  # no card provider here
+
+
+def test_orders_from_one_address_are_rate_limited(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(order_rate_per_minute=3)
+    answers = [client.post("/api/v1/orders", json=order_body(email=f"bot{i}@example.jp")) for i in range(3)]
+    assert [answer.status_code for answer in answers] == [201, 201, 201]
+    _refused(client, order_body(email="bot4@example.jp"), 429, "rate_limited")

@@ -1,9 +1,9 @@
-"""An in-process token bucket, keyed (per email, per client IP) for sign-in requests.
+"""An in-process token bucket, keyed (per email, per client IP): sign-in requests and orders.
 
 Why: a sign-in request sends mail, so without a limit anyone could flood a mailbox or our
-mail server. The buckets live in this process's memory; a deployment running several
-backend processes (or hosts) gets one limit per process and needs a shared limiter
-(Redis, or a table) instead.
+mail server; an order holds stock, so without a limit one script could hold a whole drop.
+The buckets live in this process's memory; a deployment running several backend processes
+(or hosts) gets one limit per process and needs a shared limiter (Redis, or a table) instead.
 """
 
 from __future__ import annotations
@@ -60,3 +60,8 @@ class RateLimiter:
         full_after = self.capacity / self.rate
         for key in [key for key, bucket in self._buckets.items() if now - bucket.updated >= full_after]:
             del self._buckets[key]
+
+
+def is_loopback(host: str | None) -> bool:
+    """A client on this machine (tests, benchmarks, a proxy that did not pass the address on)."""
+    return host in ("127.0.0.1", "::1")
