@@ -33,7 +33,6 @@ from minting.jobs import NewJob, enqueue
 from minting.store import ChainTxRow, MintJobRow, TokenOwnerRow, TokenTransferRow
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-OPEN_STATUSES = ("pending_payment", "paid", "minting")
 
 
 class OrderRefused(Exception):
