@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     mint_batch_size: int = Field(default=100, ge=1, le=300, description="Cards per mintBatch")
     mint_confirmations: int = Field(default=0, ge=0, description="Blocks on top before a mint counts")
     signer_key: SecretStr | None = Field(default=None, description="Voucher signer; dev chains use the minter's")
-    order_ttl_seconds: int = Field(default=900, ge=10, description="How long an unpaid order holds its cards")
+    order_ttl_seconds: int = Field(default=900, ge=1, description="How long an unpaid order holds its cards")
     order_rate_per_minute: int = Field(
         default=30, ge=0, description="Orders per minute per client address (0: no limit; this machine is exempt)"
     )

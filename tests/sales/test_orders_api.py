@@ -222,3 +222,13 @@ def test_orders_from_one_address_are_rate_limited(make_client: Callable[..., Tes
     answers = [client.post("/api/v1/orders", json=order_body(email=f"bot{i}@example.jp")) for i in range(3)]
     assert [answer.status_code for answer in answers] == [201, 201, 201]
     _refused(client, order_body(email="bot4@example.jp"), 429, "rate_limited")
+
+
+def test_a_short_reservation_time_expires_by_itself(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(order_ttl_seconds=1)
+    created = client.post("/api/v1/orders", json=order_body(quantity=2)).json()
+    order_url = f"/api/v1/orders/{created['order_id']}"
+    deadline = datetime.now(UTC) + timedelta(seconds=10)
+    while client.get(order_url, headers=bearer(created)).json()["status"] != "expired":
+        assert datetime.now(UTC) < deadline, "the order never expired"
+    assert client.get("/api/v1/drops/1").json()["remaining"] == 1000
