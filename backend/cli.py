@@ -20,13 +20,18 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 
 from backend.config import Settings
 from minting.errors import ChainLayerError, CompilationFailed
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from minting.chains import Chain
 
 app = typer.Typer(
     help="Furusato: digital resident cards and park naming rights for Japanese towns.",
@@ -161,7 +166,9 @@ def worker(
     """Run the mint worker as its own process (scaled-out deployments), with a live line.
 
     Point it at the same database and node as `furusato run` (e.g. --chain http://127.0.0.1:8545);
-    the minter key comes from FURUSATO_MINTER_KEY or FURUSATO_MINTER_KEYSTORE.
+    the minter key comes from FURUSATO_MINTER_KEY or FURUSATO_MINTER_KEYSTORE. With the
+    deployment's manifest in --data-dir it also runs the indexer and the order sweeper, which
+    API processes started with FURUSATO_MINT_WORKER=false leave to it.
     """
     from backend.runtime import build_worker, open_database
     from minting.chains import connect
@@ -189,15 +196,37 @@ def worker(
         sessions = make_session_factory(engine)
         mint_worker = guarded(lambda: build_worker(settings, sessions, connected))
         typer.echo(f"mint worker for {mint_worker.sender.account.address} on chain {mint_worker.sender.chain_id}")
+        helpers = _start_helpers(settings, sessions, connected)
         _stop_on_signals(stop)
         try:
             mint_worker.run(stop, on_progress=show)
         except KeyboardInterrupt:
             stop.set()
+        for thread, helper_stop in helpers:
+            helper_stop.set()
+            thread.join(timeout=30)
         typer.echo("\nmint worker stopped.")
     finally:
         connected.close()
         engine.dispose()
+
+
+def _start_helpers(
+    settings: Settings, sessions: sessionmaker[Session], chain: Chain
+) -> list[tuple[threading.Thread, threading.Event]]:
+    """The indexer and the order sweeper beside a separate mint worker, when the deployment's
+    manifest is in the data directory (they need the contracts' addresses)."""
+    from backend.runtime import build_indexer
+    from backend.sales.sweeper import OrderSweeper
+    from minting.deploy import MANIFEST_FILE, Manifest
+
+    path = settings.data_dir / MANIFEST_FILE
+    if not path.exists():
+        typer.echo(f"no manifest at {path}: indexer and order sweeper not started (pass --data-dir)")
+        return []
+    manifest = guarded(lambda: Manifest.load(path))
+    typer.echo(f"indexer and order sweeper for {', '.join(manifest.addresses().values())}")
+    return [build_indexer(sessions, chain, manifest).start_thread(), OrderSweeper(sessions, chain).start_thread()]
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
