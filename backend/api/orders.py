@@ -91,7 +91,7 @@ def create_order(
             answer = _create_once(runtime, body, idempotency_key, body_hash, now)
         except OrderRefused as refused:
             # Sold out may only mean reservations ran out unpaid: give them back (in their own
-            # transaction, so locks are always taken order → drop → buyers), then try once more.
+            # transaction, so locks are always taken order → buyers → drop), then try once more.
             if refused.code != "sold_out" or not _reclaim_expired(runtime, body.drop_id, now):
                 raise
             answer = _create_once(runtime, body, idempotency_key, body_hash, now)
