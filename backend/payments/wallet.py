@@ -14,6 +14,8 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from minting.compiler import compile_contracts
+from minting.resident_card import ResidentCardClient
 from minting.signing import Domain, Voucher, sign_voucher
 
 
@@ -24,7 +26,8 @@ def order_ref(order_id: str) -> bytes:
 
 @lru_cache(maxsize=64)
 def _domain(w3: Web3, contract: str) -> Domain:
-    return Domain.of(w3.eth.contract(address=Web3.to_checksum_address(contract), abi=_EIP712_DOMAIN_ABI))
+    """The card contract's EIP-712 domain, read once per contract (it never changes)."""
+    return ResidentCardClient.at(w3, compile_contracts()["ResidentCard"], contract).domain()
 
 
 def vouchers_for(
@@ -58,22 +61,3 @@ def vouchers_for(
             }
         )
     return signed
-
-
-_EIP712_DOMAIN_ABI: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "name": "eip712Domain",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [
-            {"name": "fields", "type": "bytes1"},
-            {"name": "name", "type": "string"},
-            {"name": "version", "type": "string"},
-            {"name": "chainId", "type": "uint256"},
-            {"name": "verifyingContract", "type": "address"},
-            {"name": "salt", "type": "bytes32"},
-            {"name": "extensions", "type": "uint256[]"},
-        ],
-    }
-]

@@ -44,10 +44,6 @@ class OrderRefused(Exception):
         self.status = status
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def aware(moment: datetime) -> datetime:
     """SQLite hands datetimes back naive; every one we store is UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
