@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from minting.chains import Chain
+    from minting.worker import LoopThread
 
 app = typer.Typer(
     help="Furusato: digital resident cards and park naming rights for Japanese towns.",
@@ -172,7 +173,7 @@ def worker(
     """
     from backend.runtime import build_worker, open_database
     from minting.chains import connect
-    from minting.worker import Progress
+    from minting.worker import Progress, stop_loops
 
     settings = build_settings(
         chain=chain,
@@ -202,18 +203,14 @@ def worker(
             mint_worker.run(stop, on_progress=show)
         except KeyboardInterrupt:
             stop.set()
-        for thread, helper_stop in helpers:
-            helper_stop.set()
-            thread.join(timeout=30)
+        stop_loops(helpers)
         typer.echo("\nmint worker stopped.")
     finally:
         connected.close()
         engine.dispose()
 
 
-def _start_helpers(
-    settings: Settings, sessions: sessionmaker[Session], chain: Chain
-) -> list[tuple[threading.Thread, threading.Event]]:
+def _start_helpers(settings: Settings, sessions: sessionmaker[Session], chain: Chain) -> list[LoopThread]:
     """The indexer and the order sweeper beside a separate mint worker, when the deployment's
     manifest is in the data directory (they need the contracts' addresses)."""
     from backend.runtime import build_indexer

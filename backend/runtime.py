@@ -9,7 +9,6 @@ an exception with a one-line message; the CLI prints it and exits non-zero.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 
 from eth_account.signers.local import LocalAccount
@@ -29,7 +28,7 @@ from minting.deploy import MANIFEST_FILE, Manifest, ensure_deployed
 from minting.indexer import Indexer
 from minting.keys import load_signer
 from minting.sender import SenderConfig
-from minting.worker import IndexerWorker, MintWorker
+from minting.worker import IndexerWorker, LoopThread, MintWorker, stop_loops
 
 log = logging.getLogger("furusato")
 
@@ -54,7 +53,7 @@ class Runtime:
     voucher_signer: LocalAccount
     #: The `card` provider, when configured (FURUSATO_CARD_API_KEY).
     card_checkout: HostedCheckout | None = None
-    threads: list[tuple[threading.Thread, threading.Event]] = field(default_factory=list)
+    threads: list[LoopThread] = field(default_factory=list)
 
     @property
     def card_contract(self) -> str:
@@ -75,10 +74,7 @@ class Runtime:
 
     def close(self) -> None:
         """Stop the threads and the node we started, release connections; safe to call twice."""
-        for _thread, stop in self.threads:
-            stop.set()
-        for thread, _stop in self.threads:
-            thread.join(timeout=30)
+        stop_loops(self.threads)
         self.threads.clear()
         self.chain.close()
         self.engine.dispose()

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -66,6 +66,27 @@ class Lease:
     @property
     def _ttl(self) -> timedelta:
         return timedelta(seconds=self.seconds)
+
+
+#: A loop running in a daemon thread, and the event that stops it.
+LoopThread = tuple[threading.Thread, threading.Event]
+
+
+def start_loop(run: Callable[[threading.Event], None], name: str) -> LoopThread:
+    """Start `run(stop)` in a daemon thread; setting the returned event ends it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run, args=(stop,), name=name, daemon=True)
+    thread.start()
+    return thread, stop
+
+
+def stop_loops(loops: Iterable[LoopThread], timeout: float = 30.0) -> None:
+    """Ask every loop to stop, then wait for each (they finish their round first)."""
+    loops = list(loops)
+    for _thread, stop in loops:
+        stop.set()
+    for thread, _stop in loops:
+        thread.join(timeout)
 
 
 @dataclass(frozen=True)
@@ -145,12 +166,9 @@ class MintWorker:
             except Exception:  # the lease expires by itself
                 log.warning("could not release the worker lease; it expires in %.0f s", self.lease.seconds)
 
-    def start_thread(self) -> tuple[threading.Thread, threading.Event]:
+    def start_thread(self) -> LoopThread:
         """Run in a daemon thread (the in-process default of `furusato run`)."""
-        stop = threading.Event()
-        thread = threading.Thread(target=self.run, args=(stop,), name="mint-worker", daemon=True)
-        thread.start()
-        return thread, stop
+        return start_loop(self.run, "mint-worker")
 
 
 class IndexerWorker:
@@ -171,8 +189,5 @@ class IndexerWorker:
             if step.caught_up:
                 stop.wait(self.idle_seconds)
 
-    def start_thread(self) -> tuple[threading.Thread, threading.Event]:
-        stop = threading.Event()
-        thread = threading.Thread(target=self.run, args=(stop,), name="indexer", daemon=True)
-        thread.start()
-        return thread, stop
+    def start_thread(self) -> LoopThread:
+        return start_loop(self.run, "indexer")

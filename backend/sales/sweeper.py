@@ -17,6 +17,7 @@ from backend.sales.drops import card_client
 from backend.sales.orders import expire_due, expire_wallet_due, refresh
 from minting.chains import Chain
 from minting.store import MintJobRow, TokenOwnerRow
+from minting.worker import LoopThread, start_loop
 
 log = logging.getLogger("furusato.sweeper")
 
@@ -102,8 +103,5 @@ class OrderSweeper:
                 log.warning("order sweep failed: %s", str(exc).splitlines()[0][:160] if str(exc) else exc)
             stop.wait(self.every)
 
-    def start_thread(self) -> tuple[threading.Thread, threading.Event]:
-        stop = threading.Event()
-        thread = threading.Thread(target=self.run, args=(stop,), name="order-sweeper", daemon=True)
-        thread.start()
-        return thread, stop
+    def start_thread(self) -> LoopThread:
+        return start_loop(self.run, "order-sweeper")
