@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from backend.api import drops, health, holders, municipalities, orders, payments, tokens
 from backend.config import Settings, get_settings
 from backend.errors import install_error_handlers
+from backend.ratelimit import RateLimiter
 from backend.runtime import Runtime, open_runtime
 
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend_static"
@@ -43,6 +44,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     app.state.settings = settings
+    per_minute = settings.order_rate_per_minute
+    app.state.order_limiter = RateLimiter(per_minute, 60.0) if per_minute else None
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(municipalities.router)
