@@ -8,29 +8,22 @@ so exactly one session is created.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from backend.bearer import hash_secret, new_secret
 from backend.holders.custody import normalise_email
 from backend.models import Holder, SignInToken
 
 LINK_TTL = timedelta(minutes=30)
 SESSION_TTL = timedelta(days=30)
-#: Bytes of randomness in a link or session secret (256 bits).
-SECRET_BYTES = 32
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _issue(session: Session, holder: Holder, kind: str, ttl: timedelta, now: datetime) -> tuple[str, datetime]:
-    secret = secrets.token_urlsafe(SECRET_BYTES)
+    secret = new_secret()
     expires_at = now + ttl
     session.add(
         SignInToken(

@@ -14,7 +14,6 @@ its jobs, and a job always belongs to a paid order.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Sequence
@@ -27,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from backend.bearer import hash_secret, new_secret
 from backend.models import Drop, Order, OrderCard, Payment
 from backend.sales.stock import buyer_keys, count_buyer, return_stock, take_serials, take_stock, uncount_buyer
 from minting.jobs import NewJob, enqueue
@@ -49,12 +49,8 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def token_matches(order: Order, token: str | None) -> bool:
-    return token is not None and hmac.compare_digest(order.token_hash, hash_token(token))
+    return token is not None and hmac.compare_digest(order.token_hash, hash_secret(token))
 
 
 def job_ref(order_id: str, token_id: int) -> str:
@@ -102,7 +98,7 @@ def reserve(
             raise OrderRefused(
                 "limit_exceeded", f"At most {drop.per_buyer_limit} cards of this drop per person (email or wallet)."
             )
-    token = secrets.token_urlsafe(32)
+    token = new_secret()
     order = Order(
         id="ord_" + secrets.token_urlsafe(15),
         drop_id=drop.id,
@@ -113,7 +109,7 @@ def reserve(
         campaign_code=request.campaign_code,
         payment_method=request.payment_method,
         status="pending_payment",
-        token_hash=hash_token(token),
+        token_hash=hash_secret(token),
         amount_jpy=drop.price_jpy * request.quantity,
         recipient=recipient,
         holder_id=holder_id,

@@ -13,8 +13,9 @@ from eth_account import Account
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from backend.bearer import hash_secret
 from backend.holders.custody import holder_account
-from backend.holders.signin import exchange_link, hash_secret
+from backend.holders.signin import exchange_link
 from backend.models import Holder, SignInToken
 from backend.runtime import Runtime
 from minting.compiler import compile_contracts
