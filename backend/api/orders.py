@@ -180,11 +180,9 @@ def _create_once(
         except IntegrityError:
             # Another request with the same Idempotency-Key committed first: answer as it did.
             session.rollback()
-            replay = (
-                idempotency.lookup(session, vault, IDEMPOTENCY_SCOPE, idempotency_key, body_hash)
-                if (idempotency_key)
-                else None
-            )
+            if idempotency_key is None:
+                raise
+            replay = idempotency.lookup(session, vault, IDEMPOTENCY_SCOPE, idempotency_key, body_hash)
             if replay is None:
                 raise
             return _replay(replay)
