@@ -9,6 +9,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from web3 import Web3
 
+#: The largest numbers a row can be named by: `drops.id` is a 32-bit column on PostgreSQL and
+#: token ids are 64-bit. A larger number names nothing, so it is refused as invalid input (422)
+#: instead of overflowing in the database driver (a 500).
+MAX_ROW_ID = 2**31 - 1
+MAX_TOKEN_ID = 2**63 - 1
+
 
 class Health(BaseModel):
     status: str
@@ -74,7 +80,7 @@ class OrderCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    drop_id: int = Field(ge=1)
+    drop_id: int = Field(ge=1, le=MAX_ROW_ID)
     quantity: int = Field(ge=1, le=100)
     email: EmailStr = Field(max_length=254)
     prefecture: str = Field(pattern=PREFECTURE_PATTERN, description='JIS X 0401 code "01"…"47", or "00" abroad')

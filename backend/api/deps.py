@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from backend.runtime import Runtime
+from backend.schemas import MAX_ROW_ID
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -34,7 +35,7 @@ class PageParams:
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
     ) -> None:
         self.limit = limit
         self.offset = offset

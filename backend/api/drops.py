@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from sqlalchemy import func, select
 
 from backend.api.deps import PageDep, RuntimeDep, SessionDep
@@ -13,7 +13,7 @@ from backend.errors import ApiError
 from backend.models import Drop, Municipality
 from backend.sales.drops import drops_of
 from backend.sales.orders import aware
-from backend.schemas import DropPublic, DropsPage
+from backend.schemas import MAX_ROW_ID, DropPublic, DropsPage
 
 router = APIRouter(prefix="/api/v1/drops", tags=["sales"])
 
@@ -65,7 +65,7 @@ def list_drops(
 
 
 @router.get("/{drop_id}", response_model=DropPublic)
-def get_drop(drop_id: int, session: SessionDep, runtime: RuntimeDep) -> DropPublic:
+def get_drop(drop_id: Annotated[int, Path(le=MAX_ROW_ID)], session: SessionDep, runtime: RuntimeDep) -> DropPublic:
     row = session.execute(select(Drop, Municipality.slug).join(Municipality).where(Drop.id == drop_id)).first()
     if row is None:
         raise ApiError(404, "drop_not_found", "No drop with this id.")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from sqlalchemy.orm import Session
 from web3 import Web3
@@ -36,6 +36,7 @@ from backend.holders.relay import NotInCustody, NotMinted, Relayer, RelayUnavail
 from backend.holders.signin import exchange_link, holder_for_session, request_link
 from backend.models import Holder
 from backend.ratelimit import RateLimiter
+from backend.schemas import MAX_TOKEN_ID
 from minting.errors import ContractReverted
 
 router = APIRouter(prefix="/api/v1/holders", tags=["holders"])
@@ -248,7 +249,11 @@ def my_cards(runtime: RuntimeDep, authorization: Authorization = None) -> HeldCa
     responses={401: {"description": "unauthorized"}, 404: {"description": "card_not_found"}, 409: {"description": ""}},
 )
 def move_card(
-    token_id: int, body: MoveRequest, runtime: RuntimeDep, state: StateDep, authorization: Authorization = None
+    token_id: Annotated[int, Path(ge=0, le=MAX_TOKEN_ID)],
+    body: MoveRequest,
+    runtime: RuntimeDep,
+    state: StateDep,
+    authorization: Authorization = None,
 ) -> MoveAccepted:
     """Move a card from custody to the holder's own wallet; the server pays the gas."""
     now = datetime.now(UTC)

@@ -18,6 +18,7 @@ from backend.holders.custody import holder_account
 from backend.holders.signin import exchange_link
 from backend.models import Holder, SignInToken
 from backend.runtime import Runtime
+from backend.schemas import MAX_TOKEN_ID
 from minting.compiler import compile_contracts
 from minting.keys import load_signer
 from minting.resident_card import ResidentCardClient
@@ -242,6 +243,16 @@ def test_move_refuses_bad_addresses(client: TestClient, to_address: str) -> None
     token = sign_in(client, "rokuro@example.com")
     response = client.post("/api/v1/holders/me/cards/1/move", headers=bearer(token), json={"to_address": to_address})
     assert response.status_code == 422
+
+
+def test_move_of_a_number_no_card_can_have_is_422(client: TestClient) -> None:
+    order_card(client, "hachiro@example.com")
+    token = sign_in(client, "hachiro@example.com")
+    for token_id in (-1, MAX_TOKEN_ID + 1):
+        response = client.post(
+            f"/api/v1/holders/me/cards/{token_id}/move", headers=bearer(token), json={"to_address": "0x" + "22" * 20}
+        )
+        assert (response.status_code, response.json()["error"]["code"]) == (422, "invalid_request"), token_id
 
 
 def test_move_of_someone_elses_card_is_404(client: TestClient) -> None:

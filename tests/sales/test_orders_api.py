@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from web3 import Web3
 
 from backend.models import Order
+from backend.schemas import MAX_ROW_ID
 from minting.store import MintJobRow
 from tests.sales.conftest import bearer, order_body, runtime_of, snapshot
 
@@ -83,6 +84,8 @@ def test_an_order_reserves_stock_and_demo_payment_numbers_the_cards(client: Test
         ("wallet_address", "0xAbCdEf0000000000000000000000000000000000"),  # mixed case, bad checksum
         ("payment_method", "cash"),
         ("drop_id", 0),
+        ("drop_id", 2**31),  # no drop can have it: refused before the database, not a driver overflow
+        ("drop_id", 10**23),
         ("campaign_code", "<script>"),
     ],
 )
@@ -211,6 +214,24 @@ def test_per_buyer_limit_holds_on_postgresql(make_client: Callable[..., TestClie
     _refused(client, order_body(quantity=2), 409, "limit_exceeded")
     assert client.post("/api/v1/orders", json=order_body(quantity=1)).status_code == 201
     _refused(client, order_body(quantity=1), 409, "limit_exceeded")
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_ids_and_offsets_at_the_column_limits_are_answered_not_overflowed(
+    make_client: Callable[..., TestClient], request: pytest.FixtureRequest, database: str
+) -> None:
+    """The largest accepted numbers reach the database and find nothing; one more is a 422."""
+    if database == "postgres":
+        client = make_client(database_url=request.getfixturevalue("postgres_url"))
+    else:
+        client = make_client()
+    _refused(client, order_body(drop_id=MAX_ROW_ID), 404, "drop_not_found")
+    assert client.get(f"/api/v1/drops/{MAX_ROW_ID}").json()["error"]["code"] == "drop_not_found"
+    assert client.get(f"/api/v1/drops/{MAX_ROW_ID + 1}").status_code == 422
+    last_page = client.get(f"/api/v1/drops?offset={MAX_ROW_ID}")
+    assert (last_page.status_code, last_page.json()["items"]) == (200, [])
+    too_far = client.get(f"/api/v1/drops?offset={MAX_ROW_ID + 1}")
+    assert (too_far.status_code, too_far.json()["error"]["code"]) == (422, "invalid_request")
 
 
 def test_drops_offer_only_the_methods_this_deployment_can_take(client: TestClient) -> None:
