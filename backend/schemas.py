@@ -16,6 +16,20 @@ MAX_ROW_ID = 2**31 - 1
 MAX_TOKEN_ID = 2**63 - 1
 
 
+def card_recipient(value: str) -> str:
+    """An address a card may be sent to, checksummed; a `ValueError` names what is wrong.
+
+    The zero address is refused here: minting to it reverts the whole batch on chain, so an
+    order naming it would fail every other buyer's card in the same transaction."""
+    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
+        raise ValueError("not an Ethereum address (0x followed by 40 hex digits)")
+    if value != value.lower() and not Web3.is_checksum_address(value):
+        raise ValueError("mixed-case address with a wrong checksum (mistyped?)")
+    if int(value, 16) == 0:
+        raise ValueError("the zero address cannot hold a card")
+    return Web3.to_checksum_address(value)
+
+
 class Health(BaseModel):
     status: str
     chain_id: int | None
@@ -91,13 +105,7 @@ class OrderCreate(BaseModel):
     @field_validator("wallet_address")
     @classmethod
     def _address(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
-            raise ValueError("not an Ethereum address (0x followed by 40 hex digits)")
-        if value != value.lower() and not Web3.is_checksum_address(value):
-            raise ValueError("mixed-case address with a wrong checksum (mistyped?)")
-        return Web3.to_checksum_address(value)
+        return None if value is None or value == "" else card_recipient(value)
 
 
 class OrderCreated(BaseModel):

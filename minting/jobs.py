@@ -80,7 +80,13 @@ def enqueue(session: Session, chain_id: int, jobs: Iterable[NewJob]) -> int:
     """Insert jobs, skipping any whose order or token is already queued; return how many were new.
 
     Runs in the caller's transaction, so an order's payment and its mint job commit together.
+    Raises `ValueError` for the zero address: minting to it reverts the whole batch, so one such
+    job would fail every other job sent beside it.
     """
+    jobs = list(jobs)
+    for job in jobs:
+        if int(job.recipient, 16) == 0:
+            raise ValueError(f"job {job.order_ref}: a card cannot be minted to the zero address")
     rows = [
         {
             "order_ref": job.order_ref,

@@ -16,7 +16,6 @@ the client IP is the visitor's, not the proxy's.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +24,6 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from sqlalchemy.orm import Session
-from web3 import Web3
 
 from backend.api.deps import RuntimeDep
 from backend.errors import ApiError
@@ -36,7 +34,7 @@ from backend.holders.relay import NotInCustody, NotMinted, Relayer, RelayUnavail
 from backend.holders.signin import exchange_link, holder_for_session, request_link
 from backend.models import Holder
 from backend.ratelimit import RateLimiter
-from backend.schemas import MAX_TOKEN_ID
+from backend.schemas import MAX_TOKEN_ID, card_recipient
 from minting.errors import ContractReverted
 
 router = APIRouter(prefix="/api/v1/holders", tags=["holders"])
@@ -45,7 +43,6 @@ log = logging.getLogger("furusato.holders")
 Authorization = Annotated[str | None, Header()]
 SIGN_IN_PER_EMAIL = (5, 600.0)
 SIGN_IN_PER_IP = (20, 600.0)
-ZERO_ADDRESS = "0x" + "0" * 40
 
 
 # ── schemas ─────────────────────────────────────────────────────────────────
@@ -111,13 +108,7 @@ class MoveRequest(BaseModel):
     @field_validator("to_address")
     @classmethod
     def _address(cls, value: str) -> str:
-        if not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
-            raise ValueError("not an Ethereum address (0x followed by 40 hex digits)")
-        if value != value.lower() and not Web3.is_checksum_address(value):
-            raise ValueError("mixed-case address with a wrong checksum (mistyped?)")
-        if value.lower() == ZERO_ADDRESS:
-            raise ValueError("the zero address cannot hold a card")
-        return Web3.to_checksum_address(value)
+        return card_recipient(value)
 
 
 class MoveAccepted(BaseModel):

@@ -35,6 +35,14 @@ def test_enqueue_twice_is_a_no_op(pipeline: Pipeline) -> None:
         )
 
 
+def test_a_job_for_the_zero_address_is_refused_before_it_can_fail_a_batch(pipeline: Pipeline) -> None:
+    zero = NewJob("order-0", pipeline.card.address, 1, "0x" + "0" * 40)
+    with pytest.raises(ValueError, match="zero address"), pipeline.sessions.begin() as session:
+        enqueue(session, pipeline.chain.chain_id, [NewJob("order-1", pipeline.card.address, 2, recipient_for(2)), zero])
+    with pipeline.sessions() as session:
+        assert sum(status_counts(session).values()) == 0
+
+
 def test_jobs_are_minted_in_batches_exactly_once(pipeline: Pipeline) -> None:
     pipeline.enqueue(250)
     sender = pipeline.sender(batch_size=100)

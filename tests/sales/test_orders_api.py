@@ -82,6 +82,7 @@ def test_an_order_reserves_stock_and_demo_payment_numbers_the_cards(client: Test
         ("quantity", "two"),
         ("wallet_address", "0x123"),
         ("wallet_address", "0xAbCdEf0000000000000000000000000000000000"),  # mixed case, bad checksum
+        ("wallet_address", "0x" + "0" * 40),  # minting to it would revert the whole batch
         ("payment_method", "cash"),
         ("drop_id", 0),
         ("drop_id", 2**31),  # no drop can have it: refused before the database, not a driver overflow
