@@ -398,15 +398,34 @@ class MintSender:
         # again: those jobs fail with the contract's error instead of burning gas forever.
         jobs = session.scalars(select(MintJobRow).where(MintJobRow.chain_tx_id == tx.id)).all()
         tx.status = "reverted"
-        error, description = self._revert_reason(jobs, receipt.block_number - 1)
+        block_before = receipt.block_number - 1
+        error, description = self._revert_reason(jobs, block_before)
         result.mined_txs += 1
         if error == "EnforcedPause":
             self._paused.add(jobs[0].contract)
             result.requeued_jobs += self._settle_from_contract(jobs, "waiting: the card contract is paused")
             return
+        failing = self._jobs_that_revert_alone(jobs, block_before) if len(jobs) > 1 else {}
+        if not failing:  # no single job is to blame (or there is only one): the batch's error is theirs
+            failing = {job.id: description for job in jobs}
         for job in jobs:
-            job.status = "failed"
-            job.last_error = f"mintBatch reverted: {description}"
+            if job.id in failing:
+                job.status = "failed"
+                job.last_error = f"mintBatch reverted: {failing[job.id]}"
+        innocent = [job for job in jobs if job.id not in failing]
+        result.requeued_jobs += self._settle_from_contract(innocent, "queued again: another job in its batch reverted")
+
+    def _jobs_that_revert_alone(self, jobs: Sequence[MintJobRow], block_number: int) -> dict[int, str]:
+        """{job id: error} of the jobs that revert when replayed one by one.
+
+        One bad job (an id outside every series) must not fail the other buyers' cards that
+        happened to share its batch; a rare path, so one call per job is affordable."""
+        failing = {}
+        for job in jobs:
+            error, description = self._revert_reason([job], block_number)
+            if error != "Unknown":
+                failing[job.id] = description
+        return failing
 
     def _revert_reason(self, jobs: Sequence[MintJobRow], block_number: int) -> tuple[str, str]:
         """(error name, error with arguments) a reverted batch raises when replayed."""

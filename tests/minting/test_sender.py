@@ -134,6 +134,26 @@ def test_batch_refused_by_the_contract_fails_its_jobs_with_the_reason(pipeline: 
     assert state.error == f"mintBatch reverted: ResidentCardIdOutsideSeries(tokenId={outside})"
 
 
+def test_a_job_the_contract_refuses_fails_alone_and_its_batch_mates_are_minted(pipeline: Pipeline) -> None:
+    outside = 2_000_000
+    good = pipeline.enqueue(4)
+    with pipeline.sessions.begin() as session:
+        enqueue(
+            session, pipeline.chain.chain_id, [NewJob("order-out", pipeline.card.address, outside, recipient_for(9))]
+        )
+    sender = pipeline.sender(batch_size=10)
+    sender.drain()
+    with pipeline.sessions() as session:
+        bad = job_state(session, "order-out")
+        states = [job_state(session, job.order_ref) for job in good]
+        reverted = session.scalars(select(ChainTxRow).where(ChainTxRow.status == "reverted")).all()
+    assert isinstance(bad, FailedJob)
+    assert bad.error == f"mintBatch reverted: ResidentCardIdOutsideSeries(tokenId={outside})"
+    assert len(reverted) == 1  # the five went out together once
+    assert all(isinstance(state, ConfirmedJob) for state in states), states
+    assert [pipeline.card.owner_of(job.token_id) for job in good] == [job.recipient for job in good]
+
+
 def test_jobs_wait_while_the_contract_is_paused(pipeline: Pipeline) -> None:
     pipeline.enqueue(5)
     pipeline.card.pause()
