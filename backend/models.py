@@ -93,6 +93,18 @@ class DropSerial(Base):
 
     drop_id: Mapped[int] = mapped_column(ForeignKey("drops.id"), primary_key=True)
     next_serial: Mapped[int] = mapped_column(BigInteger)
+    #: One past the drop's last serial (`first_token_id + supply`): numbering never passes it.
+    end_serial: Mapped[int] = mapped_column(BigInteger)
+
+
+class FreeSerial(Base):
+    """A serial number that came back: a wallet order's card whose voucher ran out unredeemed.
+    Handed out again before new numbers, so the drop's series fills without gaps."""
+
+    __tablename__ = "drop_free_serials"
+
+    drop_id: Mapped[int] = mapped_column(ForeignKey("drops.id"), primary_key=True)
+    token_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
 
 class BuyerCount(Base):

@@ -73,10 +73,6 @@ def _check_method(runtime: Runtime, drop: Drop, body: OrderCreate) -> None:
         raise ApiError(400, "wallet_address_required", "Paying from a wallet needs the wallet's address.")
 
 
-def _replay(replay: idempotency.Replay) -> JSONResponse:
-    return JSONResponse(replay.body, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"})
-
-
 @router.post("", status_code=201, response_model=OrderCreated, responses={409: {"description": "sold_out, …"}})
 def create_order(
     body: OrderCreate, request: Request, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None
@@ -98,11 +94,25 @@ def create_order(
         raise ApiError(refused.status, refused.code, str(refused)) from None
     except idempotency.KeyReuse as reuse:
         raise ApiError(409, reuse.code, str(reuse)) from None
-    if isinstance(answer, JSONResponse):
-        return answer
-    if body.payment_method == "card":
+    if isinstance(answer, idempotency.Replay):
+        if answer.status_code != idempotency.IN_PROGRESS:
+            return JSONResponse(answer.body, status_code=answer.status_code, headers={"Idempotent-Replayed": "true"})
+        # The first request stopped between its reservation and its checkout: finish it.
+        answer = OrderCreated.model_validate(answer.body)
+        if not _still_pending(runtime, answer.order_id):
+            return JSONResponse(answer.model_dump(mode="json"), status_code=201)
+        answer.checkout_url = _start_checkout(
+            runtime, answer.order_id, idempotency_key, body_hash, answer, release_on_failure=False
+        )
+    elif body.payment_method == "card":
         answer.checkout_url = _start_checkout(runtime, answer.order_id, idempotency_key, body_hash, answer)
     return JSONResponse(answer.model_dump(mode="json"), status_code=201)
+
+
+def _still_pending(runtime: Runtime, order_id: str) -> bool:
+    with runtime.sessions() as session:
+        order = session.get(Order, order_id)
+        return order is not None and order.status == "pending_payment"
 
 
 def _check_rate(request: Request) -> None:
@@ -124,16 +134,18 @@ def _reclaim_expired(runtime: Runtime, drop_id: int, now: datetime) -> int:
 
 def _create_once(
     runtime: Runtime, body: OrderCreate, idempotency_key: str | None, body_hash: str, now: datetime
-) -> OrderCreated | JSONResponse:
+) -> OrderCreated | idempotency.Replay:
     """One transaction: the order, its stock and counts, wallet vouchers, the stored answer.
-    Returns a replay (`JSONResponse`) when the Idempotency-Key was seen before."""
+    Returns the stored answer when the Idempotency-Key was seen before."""
     vault = runtime.vault
     with runtime.sessions() as session:
         try:
             if idempotency_key and (
                 replay := idempotency.lookup(session, vault, IDEMPOTENCY_SCOPE, idempotency_key, body_hash)
             ):
-                return _replay(replay)
+                return replay
+            if idempotency_key:
+                idempotency.claim(session, IDEMPOTENCY_SCOPE, idempotency_key, body_hash)
             drop = session.get(Drop, body.drop_id)
             if drop is None or drop.chain_id != runtime.manifest.chain_id:
                 raise ApiError(404, "drop_not_found", "No drop with this id.")
@@ -185,7 +197,7 @@ def _create_once(
             replay = idempotency.lookup(session, vault, IDEMPOTENCY_SCOPE, idempotency_key, body_hash)
             if replay is None:
                 raise
-            return _replay(replay)
+            return replay
 
 
 def _attach_vouchers(session: Session, runtime: Runtime, drop: Drop, order: Order, created: OrderCreated) -> None:
@@ -206,10 +218,19 @@ def _attach_vouchers(session: Session, runtime: Runtime, drop: Drop, order: Orde
 
 
 def _start_checkout(
-    runtime: Runtime, order_id: str, idempotency_key: str | None, body_hash: str, created: OrderCreated
+    runtime: Runtime,
+    order_id: str,
+    idempotency_key: str | None,
+    body_hash: str,
+    created: OrderCreated,
+    *,
+    release_on_failure: bool = True,
 ) -> str:
     """Create the provider's checkout after the reservation committed (no lock held while we
-    wait on the network). If the provider fails, the reservation is released at once."""
+    wait on the network). If the provider fails, the reservation is released at once and the
+    Idempotency-Key forgotten, so a retry starts afresh; a retry finishing an abandoned first
+    request (`release_on_failure=False`) leaves both for the next retry. The provider's own
+    idempotency key (`checkout-<order id>`) makes every try return the same checkout."""
     assert runtime.card_checkout is not None
     with runtime.sessions() as session:
         order = session.get(Order, order_id)
@@ -223,10 +244,13 @@ def _start_checkout(
                 order, drop, town, return_url=f"{runtime.settings.public_url}/order.html?id={order.id}"
             )
         except CheckoutUnavailable as exc:
-            session.refresh(order, with_for_update=True)
-            expire(session, order)
-            order.status, order.failure = "failed", "checkout_unavailable"
-            session.commit()
+            if release_on_failure:
+                session.refresh(order, with_for_update=True)
+                expire(session, order)
+                order.status, order.failure = "failed", "checkout_unavailable"
+                if idempotency_key:
+                    idempotency.forget(session, IDEMPOTENCY_SCOPE, idempotency_key)
+                session.commit()
             message = f"The card payment service did not answer: {exc}"
             raise ApiError(502, "payment_provider_unavailable", message) from None
         order.payment_data = json.dumps({"checkout_session": started.session_id, "checkout_url": started.url})
@@ -318,6 +342,8 @@ def demo_pay(order_id: str, runtime: RuntimeDep, authorization: Authorization = 
                 session.commit()
                 raise ApiError(409, "order_expired", "The reservation expired before payment.")
         session.commit()  # first: the payment's locks go as soon as possible
+        if result is PaymentResult.DUPLICATE:
+            session.refresh(order)  # a concurrent request paid it: read what it wrote
         public = order_public(session, runtime, order, just_paid=result is PaymentResult.APPLIED)
         session.commit()
     return public

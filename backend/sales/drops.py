@@ -85,7 +85,7 @@ def create_card_drop(
     )
     session.add(drop)
     session.flush()
-    session.add(DropSerial(drop_id=drop.id, next_serial=series.first_id))
+    session.add(DropSerial(drop_id=drop.id, next_serial=series.first_id, end_serial=series.first_id + terms.supply))
     session.flush()
     return drop
 

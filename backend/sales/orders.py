@@ -16,19 +16,27 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from backend.bearer import hash_secret, new_secret
 from backend.models import Drop, Order, OrderCard, Payment
-from backend.sales.stock import buyer_keys, count_buyer, return_stock, take_serials, take_stock, uncount_buyer
+from backend.sales.stock import (
+    buyer_keys,
+    count_buyer,
+    free_serials,
+    return_stock,
+    take_serials,
+    take_stock,
+    uncount_buyer,
+)
 from minting.jobs import NewJob, enqueue
 from minting.store import ChainTxRow, MintJobRow, TokenOwnerRow, TokenTransferRow
 
@@ -145,10 +153,23 @@ def card_ids(session: Session, order_id: str) -> list[int]:
     ]
 
 
-def _release(session: Session, order: Order) -> None:
-    for buyer in buyer_keys(order.email, order.wallet_address):
-        uncount_buyer(session, order.drop_id, buyer, order.quantity)
-    return_stock(session, order.drop_id, order.quantity)
+def _release(session: Session, orders: Sequence[tuple[Order, int]]) -> None:
+    """Give back the stock and per-buyer counts of (order, quantity) pairs.
+
+    All buyer rows first, in one sorted order, then the drop rows: the order in which `reserve`
+    takes them. Releasing order by order would hold a drop row while asking for the next
+    order's buyer row, and deadlock (PostgreSQL) against a new order holding that buyer row.
+    """
+    buyers: dict[tuple[int, str], int] = {}
+    drops: dict[int, int] = {}
+    for order, quantity in orders:
+        for buyer in buyer_keys(order.email, order.wallet_address):
+            buyers[order.drop_id, buyer] = buyers.get((order.drop_id, buyer), 0) + quantity
+        drops[order.drop_id] = drops.get(order.drop_id, 0) + quantity
+    for (drop_id, buyer), quantity in sorted(buyers.items()):
+        uncount_buyer(session, drop_id, buyer, quantity)
+    for drop_id, quantity in sorted(drops.items()):
+        return_stock(session, drop_id, quantity)
 
 
 def _move(session: Session, order: Order, from_status: str, to_status: str, **values: object) -> bool:
@@ -171,12 +192,12 @@ def expire(session: Session, order: Order) -> bool:
     """Expire an unpaid order and give its cards back; False if it was no longer pending."""
     if not _move(session, order, "pending_payment", "expired"):
         return False
-    _release(session, order)
+    _release(session, [(order, order.quantity)])
     return True
 
 
 def expire_due(session: Session, now: datetime, *, drop_id: int | None = None, limit: int = 200) -> int:
-    """Expire unpaid orders past their time (wallet orders excepted: see `expire_wallet_due`)."""
+    """Expire unpaid orders past their time (wallet orders excepted: see `settle_wallet_orders`)."""
     query = (
         select(Order)
         .where(Order.status == "pending_payment", Order.expires_at < now, Order.payment_method != "wallet")
@@ -185,23 +206,59 @@ def expire_due(session: Session, now: datetime, *, drop_id: int | None = None, l
     )
     if drop_id is not None:
         query = query.where(Order.drop_id == drop_id)
-    return sum(expire(session, order) for order in session.scalars(query).all())
+    expired = [order for order in session.scalars(query).all() if _move(session, order, "pending_payment", "expired")]
+    _release(session, [(order, order.quantity) for order in expired])
+    return len(expired)
 
 
-def expire_wallet_due(session: Session, chain_time: int, minted: Callable[[Order, list[int]], bool]) -> int:
-    """Expire wallet orders whose vouchers the chain can no longer accept.
-
-    Only once the chain's own clock is past the voucher deadline, and only if none of the
-    order's cards was bought on chain meanwhile (`minted` asks the contract): a voucher
-    redeemed in the last block before the deadline is a sale, not an expiry.
-    """
+def wallet_orders_due(session: Session, chain_time: int) -> dict[str, list[int]]:
+    """{order id: its card ids} of the wallet orders whose vouchers the chain can no longer
+    accept: the chain's own clock is past their deadline, so no block can redeem them now."""
     deadline = datetime.fromtimestamp(chain_time, UTC)
-    due = session.scalars(
-        select(Order).where(
-            Order.status == "pending_payment", Order.payment_method == "wallet", Order.expires_at < deadline
-        )
+    rows = session.execute(
+        select(Order.id, OrderCard.token_id)
+        .join(OrderCard, OrderCard.order_id == Order.id)
+        .where(Order.status == "pending_payment", Order.payment_method == "wallet", Order.expires_at < deadline)
+        .order_by(Order.id, OrderCard.token_id)
     ).all()
-    return sum(expire(session, order) for order in due if not minted(order, card_ids(session, order.id)))
+    due: dict[str, list[int]] = {}
+    for order_id, token_id in rows:
+        due.setdefault(order_id, []).append(int(token_id))
+    return due
+
+
+def settle_wallet_orders(session: Session, bought: dict[str, set[int]]) -> int:
+    """Close wallet orders past their deadline, given which of their cards were bought on chain
+    (asked before this transaction, so no lock waits on the node).
+
+    Cards not bought go back: stock, per-buyer counts and their numbers (for the next orders).
+    An order with none bought expires; one with some keeps those, at their price, and is
+    marked minted once the indexer has seen them. Returns how many orders changed.
+    """
+    releases: list[tuple[Order, int]] = []
+    for order_id, bought_ids in sorted(bought.items()):
+        order = session.get(Order, order_id)
+        if order is None or order.status != "pending_payment":
+            continue
+        ids = card_ids(session, order_id)
+        unbought = [token_id for token_id in ids if token_id not in bought_ids]
+        if not unbought:
+            continue  # every card bought: the indexer marks the order minted
+        if len(unbought) == len(ids):
+            if not _move(session, order, "pending_payment", "expired"):
+                continue
+        else:
+            kept = len(ids) - len(unbought)
+            unit_price = order.amount_jpy // order.quantity
+            if not _move(
+                session, order, "pending_payment", "pending_payment", quantity=kept, amount_jpy=unit_price * kept
+            ):
+                continue
+        session.execute(delete(OrderCard).where(OrderCard.order_id == order.id, OrderCard.token_id.in_(unbought)))
+        free_serials(session, order.drop_id, unbought)
+        releases.append((order, len(unbought)))
+    _release(session, releases)
+    return len(releases)
 
 
 class PaymentResult(Enum):
@@ -238,15 +295,21 @@ def apply_payment(
         return PaymentResult.DUPLICATE
     session.refresh(order, with_for_update=True)
     if order.status == "expired":
-        # Money arrived after the reservation ran out: honour it if the cards are still there.
-        buyers = buyer_keys(order.email, order.wallet_address)
-        for buyer in buyers:
-            count_buyer(session, order.drop_id, buyer, order.quantity, 2**31 - 1)
-        if not take_stock(session, order.drop_id, order.quantity):
-            for buyer in buyers:
-                uncount_buyer(session, order.drop_id, buyer, order.quantity)
-            _move(session, order, "expired", "failed", failure="paid_after_expiry_sold_out")
+        # Money arrived after the reservation ran out: honour it if the cards are still there
+        # and the buyer is still within the drop's limit (they may have ordered again since).
+        drop = session.get(Drop, order.drop_id)
+        assert drop is not None
+        savepoint = session.begin_nested()
+        counted = all(
+            count_buyer(session, order.drop_id, buyer, order.quantity, drop.per_buyer_limit)
+            for buyer in buyer_keys(order.email, order.wallet_address)
+        )
+        if not counted or not take_stock(session, order.drop_id, order.quantity):
+            savepoint.rollback()
+            failure = "paid_after_expiry_sold_out" if counted else "paid_after_expiry_limit_exceeded"
+            _move(session, order, "expired", "failed", failure=failure)
             return PaymentResult.LATE
+        savepoint.commit()
         _move(session, order, "expired", "pending_payment")
     if not _move(session, order, "pending_payment", "paid", paid_at=now):
         raise OrderRefused("not_payable", f"The order is {order.status}; it cannot be paid.")

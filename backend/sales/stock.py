@@ -8,12 +8,12 @@ Per-buyer counts are an upsert guarded the same way.
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from backend.models import BuyerCount, Drop, DropSerial
+from backend.models import BuyerCount, Drop, DropSerial, FreeSerial
 
 
 def take_stock(session: Session, drop_id: int, quantity: int) -> bool:
@@ -36,16 +36,54 @@ def return_stock(session: Session, drop_id: int, quantity: int) -> None:
     )
 
 
+class SerialsExhausted(Exception):
+    """Every serial of the drop is taken: stock accounting and numbering disagree (a bug)."""
+
+
 def take_serials(session: Session, drop_id: int, quantity: int) -> list[int]:
-    """The next `quantity` serial numbers (token ids) of the drop, in one UPDATE … RETURNING."""
+    """`quantity` serial numbers (token ids) of the drop: numbers that came back first, then new
+    ones by one UPDATE … RETURNING that never passes the drop's last serial.
+
+    Raises `SerialsExhausted` rather than number a card outside the drop's series."""
+    reused = _take_free_serials(session, drop_id, quantity)
+    needed = quantity - len(reused)
+    if not needed:
+        return reused
     start = session.execute(
         update(DropSerial)
-        .where(DropSerial.drop_id == drop_id)
-        .values(next_serial=DropSerial.next_serial + quantity)
+        .where(DropSerial.drop_id == drop_id, DropSerial.next_serial + needed <= DropSerial.end_serial)
+        .values(next_serial=DropSerial.next_serial + needed)
         .returning(DropSerial.next_serial)
         .execution_options(synchronize_session=False)
-    ).scalar_one()
-    return list(range(int(start) - quantity, int(start)))
+    ).scalar_one_or_none()
+    if start is None:
+        raise SerialsExhausted(f"drop {drop_id} has fewer than {needed} serial numbers left")
+    return reused + list(range(int(start) - needed, int(start)))
+
+
+def _take_free_serials(session: Session, drop_id: int, quantity: int) -> list[int]:
+    """Up to `quantity` returned numbers, lowest first. SKIP LOCKED (PostgreSQL): two payments
+    at once take different numbers instead of waiting; SQLite has one writer anyway."""
+    lowest = (
+        select(FreeSerial.token_id)
+        .where(FreeSerial.drop_id == drop_id)
+        .order_by(FreeSerial.token_id)
+        .limit(quantity)
+        .with_for_update(skip_locked=True)
+    )
+    taken = session.scalars(
+        delete(FreeSerial)
+        .where(FreeSerial.drop_id == drop_id, FreeSerial.token_id.in_(lowest.scalar_subquery()))
+        .returning(FreeSerial.token_id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(int(token_id) for token_id in taken)
+
+
+def free_serials(session: Session, drop_id: int, token_ids: list[int]) -> None:
+    """Give numbers back to the drop: their cards can never be issued under the old order."""
+    if token_ids:
+        session.execute(insert(FreeSerial), [{"drop_id": drop_id, "token_id": token_id} for token_id in token_ids])
 
 
 def buyer_keys(email: str, wallet: str | None) -> list[str]:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db import session_scope
 from backend.models import Drop, Order, OrderCard
 from backend.sales.drops import card_client
-from backend.sales.orders import expire_due, expire_wallet_due, refresh
+from backend.sales.orders import expire_due, refresh, settle_wallet_orders, wallet_orders_due
 from minting.chains import Chain
 from minting.store import MintJobRow, TokenOwnerRow
 from minting.worker import LoopThread, start_loop
@@ -77,11 +77,16 @@ class OrderSweeper:
         self.chain = chain
         self.every = every
 
-    def _minted_on_chain(self, session: Session, order: Order, token_ids: list[int]) -> bool:
-        drop = session.get(Drop, order.drop_id)
-        assert drop is not None
-        card = card_client(self.chain, drop.contract)
-        return any(card.exists(token_id) for token_id in token_ids)
+    def _bought_on_chain(self, session: Session, due: dict[str, list[int]]) -> dict[str, set[int]]:
+        """Which cards of each due wallet order exist on chain (read before any row is locked)."""
+        contracts = dict(
+            session.execute(select(Order.id, Drop.contract).join(Drop).where(Order.id.in_(list(due)))).tuples()
+        )
+        clients = {contract: card_client(self.chain, contract) for contract in set(contracts.values())}
+        return {
+            order_id: {token_id for token_id in ids if clients[contracts[order_id]].exists(token_id)}
+            for order_id, ids in due.items()
+        }
 
     def sweep(self) -> None:
         """One round: expire what ran out, settle what the pipeline or the chain finished."""
@@ -89,8 +94,12 @@ class OrderSweeper:
         with session_scope(self.sessions) as session:
             expire_due(session, now)
         chain_time = int(self.chain.w3.eth.get_block("latest")["timestamp"])
-        with session_scope(self.sessions) as session:
-            expire_wallet_due(session, chain_time, lambda order, ids: self._minted_on_chain(session, order, ids))
+        with self.sessions() as session:
+            due = wallet_orders_due(session, chain_time)
+            bought = self._bought_on_chain(session, due) if due else {}
+        if bought:
+            with session_scope(self.sessions) as session:
+                settle_wallet_orders(session, bought)
         with session_scope(self.sessions) as session:
             for order in session.scalars(select(Order).where(Order.id.in_(orders_to_settle(session)))).all():
                 refresh(session, order, now)

@@ -1,5 +1,6 @@
 """Races through a real server (`furusato run`, uvicorn, many threads), on SQLite and PostgreSQL:
-500 buyers at once for the last 10 cards, then every accepted order paid at once."""
+500 buyers at once for the last 10 cards, then every accepted order paid at once; one
+Idempotency-Key sent many times at once; one order paid many times at once."""
 
 from __future__ import annotations
 
@@ -82,3 +83,47 @@ def test_500_buyers_for_the_last_10_cards_on_postgresql(
     start_server: Callable[..., ServerProcess], tmp_path: Path, postgres_url: str
 ) -> None:
     _race(_server(start_server, tmp_path, "--database-url", postgres_url))
+
+
+def _one_key_many_times(server: ServerProcess) -> None:
+    """30 copies of one request and 10 of another body, all with one key: one order."""
+    url = server.url
+    same, other = order_body(email="once@example.jp"), order_body(email="once@example.jp", quantity=2)
+    responses = _all_at_once(
+        40,
+        lambda i: requests.post(
+            f"{url}/api/v1/orders", json=same if i % 4 else other, headers={"Idempotency-Key": "one-key"}, timeout=60
+        ),
+    )
+    created = {r.json()["order_id"] for r in responses if r.status_code == 201}
+    outcomes = Counter((r.status_code, r.json().get("error", {}).get("code")) for r in responses)
+    assert len(created) == 1, outcomes
+    assert set(outcomes) <= {(201, None), (409, "idempotency_key_reused")}, outcomes
+    winner = next(r.json() for r in responses if r.status_code == 201)
+    assert outcomes[201, None] == (30 if winner["quantity"] == 1 else 10)
+    assert requests.get(f"{url}/api/v1/drops/1", timeout=10).json()["sold"] == winner["quantity"]
+
+    # The same order paid 30 times at once: paid once, and every answer says so.
+    paid = _all_at_once(
+        30,
+        lambda i: requests.post(
+            f"{url}/api/v1/orders/{winner['order_id']}/demo-pay",
+            headers={"Authorization": f"Bearer {winner['order_token']}"},
+            timeout=60,
+        ),
+    )
+    assert {(r.status_code, r.json()["status"]) for r in paid} == {(200, "paid")}
+    assert {tuple(r.json()["token_ids"]) for r in paid} == {tuple(range(1, winner["quantity"] + 1))}
+
+
+def test_one_idempotency_key_at_once_makes_one_order_on_sqlite(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    _one_key_many_times(_server(start_server, tmp_path))
+
+
+@pytest.mark.postgres
+def test_one_idempotency_key_at_once_makes_one_order_on_postgresql(
+    start_server: Callable[..., ServerProcess], tmp_path: Path, postgres_url: str
+) -> None:
+    _one_key_many_times(_server(start_server, tmp_path, "--database-url", postgres_url))
