@@ -55,7 +55,9 @@ def verify(runtime: Runtime, raw: bytes, signature: str | None) -> dict[str, Any
 
 def apply(runtime: Runtime, event: dict[str, Any], payload: str) -> dict[str, bool]:
     """Store and apply the event in one transaction; a concurrent copy that lost the race
-    (a primary or unique key taken meanwhile) is the same event: answered as a duplicate."""
+    (a primary or unique key taken meanwhile, and the event's row now there) is the same
+    event: answered as a duplicate. Any other constraint failure is raised (500), so Stripe
+    delivers the event again instead of it being dropped as done."""
     with runtime.sessions() as session:
         try:
             state = card_events.receive(session, event, payload, datetime.now(UTC))
@@ -68,6 +70,8 @@ def apply(runtime: Runtime, event: dict[str, Any], payload: str) -> dict[str, bo
             raise ApiError(400, "invalid_event", str(exc)) from None
         except IntegrityError:
             session.rollback()
+            if not card_events.is_stored(session, event["id"]):
+                raise
             log.info("card event %s lost a race to a concurrent delivery", event.get("id"))
             return {"received": True, "duplicate": True}
     log.info("card event %s (%s): %s", event["id"], event["type"], state)

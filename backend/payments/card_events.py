@@ -8,9 +8,15 @@ Why it is shaped this way:
 * Stripe does not promise order. A refund can arrive before the payment it refunds: it is
   stored "parked" and applied in the same transaction that later applies the payment, so it
   is neither lost nor applied to nothing.
-* The order row is locked before deciding, so a refund and its payment arriving at the same
-  moment serialise (PostgreSQL; SQLite has one writer anyway) and the refund is never parked
-  after the payment already looked for parked events.
+* The order row is locked before deciding, so a refund that names its order and the payment
+  arriving at the same moment serialise (PostgreSQL; SQLite has one writer anyway).
+* A refund that names no order is matched through its payment, read before any lock: if the
+  payment's transaction has not committed yet, the refund is parked, and the payment may have
+  looked for parked events before the refund committed. `apply_parked_refunds` (the order
+  sweeper, every second) applies such refunds once their payment is there.
+* Order ids are taken only if they look like ours (`ORDER_ID_PATTERN`): anything else is not
+  our order, rather than a database error (too long for the column, a NUL byte) that would
+  answer 500 and have Stripe deliver the same event forever.
 """
 
 from __future__ import annotations
@@ -27,7 +33,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from backend.models import Order, Payment, WebhookEvent
-from backend.sales.orders import OrderRefused, PaymentResult, apply_payment, expire, record_refund
+from backend.sales.orders import (
+    ORDER_ID_PATTERN,
+    OrderRefused,
+    PaymentResult,
+    apply_payment,
+    expire,
+    record_refund,
+)
 
 log = logging.getLogger("furusato.payments")
 
@@ -61,16 +74,22 @@ def _payment_ref(obj: dict[str, Any]) -> str:
     return _text(intent) or str(obj["id"])
 
 
+def _our_order_id(value: object) -> str | None:
+    """`value` if it is shaped like one of our order ids, else None (as if absent)."""
+    return value if isinstance(value, str) and ORDER_ID_PATTERN.fullmatch(value) else None
+
+
 def _order_id(session: Session, event_type: str, obj: dict[str, Any]) -> str | None:
     """Which order the event is about: the checkout's client_reference_id or metadata, or for a
-    charge the metadata or the payment already recorded for its PaymentIntent."""
+    charge the metadata or the payment already recorded for its PaymentIntent. A value that is
+    not shaped like our order ids counts as absent, so it never reaches a query."""
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict):
         metadata = {}
     if event_type.startswith("checkout.session."):
-        return _text(obj.get("client_reference_id")) or _text(metadata.get("order_id"))
+        return _our_order_id(obj.get("client_reference_id")) or _our_order_id(metadata.get("order_id"))
     if event_type.startswith("charge."):
-        if order_id := _text(metadata.get("order_id")):
+        if order_id := _our_order_id(metadata.get("order_id")):
             return order_id
         intent = _text(obj.get("payment_intent"))
         if intent:
@@ -108,6 +127,12 @@ def _set_state(session: Session, event_id: str, state: str, order_id: str | None
         .values(state=state, order_id=order_id)
         .execution_options(synchronize_session=False)
     )
+
+
+def is_stored(session: Session, event_id: str) -> bool:
+    """Whether the event's row exists (committed by another transaction, when asked after a
+    rollback): how a lost race to a concurrent delivery is told from any other failure."""
+    return session.get(WebhookEvent, (PROVIDER, event_id)) is not None
 
 
 def receive(session: Session, event: Event, payload: str, now: datetime) -> str:
@@ -190,6 +215,76 @@ def _replay_parked(session: Session, order: Order, provider_ref: str, now: datet
         row.state = _dispatch(session, event, obj, order, now)
         row.order_id = order.id
     session.flush()
+
+
+def apply_parked_refunds(session: Session, now: datetime, limit: int = 100) -> int:
+    """Apply parked refunds whose payment is recorded now; returns how many left "parked".
+
+    The slow path for a refund that raced its payment (see the module docstring): the
+    payment's `_replay_parked` ran before the refund was committed, so only a later look
+    finds it. The newest `limit` parked refunds are examined: refunds of payments that are
+    not ours stay parked for good, and oldest first they would crowd out the one that just
+    lost the race. Each refund is committed on its own (see `_apply_parked_refund`): this
+    session holds at most one order's lock at a time.
+    """
+    rows = session.execute(
+        select(WebhookEvent.event_id, WebhookEvent.payload)
+        .where(
+            WebhookEvent.provider == PROVIDER,
+            WebhookEvent.state == PARKED,
+            WebhookEvent.type == "charge.refunded",
+        )
+        .order_by(WebhookEvent.received_at.desc(), WebhookEvent.event_id.desc())
+        .limit(limit)
+    ).all()
+    parked: list[tuple[str, Event, str]] = []
+    for event_id, payload in reversed(rows):  # applied oldest first, like `_replay_parked`
+        event: Event = json.loads(payload)
+        if intent := _text(_object(event).get("payment_intent")):
+            parked.append((event_id, event, intent))
+    if not parked:
+        return 0
+    # One query for all: most parked refunds are still waiting, and are left alone (no lock).
+    paid = set(
+        session.scalars(
+            select(Payment.provider_ref).where(
+                Payment.provider == PROVIDER, Payment.provider_ref.in_({intent for _, _, intent in parked})
+            )
+        )
+    )
+    changed = 0
+    for event_id, event, intent in parked:
+        if intent in paid:
+            changed += _apply_parked_refund(session, event_id, event, now)
+            session.commit()
+    return changed
+
+
+def _apply_parked_refund(session: Session, event_id: str, event: Event, now: datetime) -> bool:
+    """Dispatch one parked refund to its order, if it has one now; True if it left "parked".
+
+    Locks are taken as in `receive` and `_replay_parked`: the order, then the event row, read
+    again under its lock, so a payment replaying the same refund at the same moment applies
+    it once. The caller commits before the next refund: holding this order while waiting
+    for another could deadlock with a payment's `_replay_parked`, which holds its order and
+    waits for every parked row without an order id.
+    """
+    obj = _object(event)
+    order_id = _order_id(session, event["type"], obj)
+    order = session.get(Order, order_id, with_for_update=True, populate_existing=True) if order_id else None
+    if order is None or order.payment_method != "card":
+        return False
+    row = session.scalar(
+        select(WebhookEvent)
+        .where(WebhookEvent.provider == PROVIDER, WebhookEvent.event_id == event_id, WebhookEvent.state == PARKED)
+        .with_for_update()
+    )
+    if row is None:
+        return False  # applied meanwhile, by its payment's `_replay_parked`
+    row.state = _dispatch(session, event, obj, order, now)
+    row.order_id = order.id
+    session.flush()
+    return row.state != PARKED
 
 
 def _refund(session: Session, event: Event, obj: dict[str, Any], order: Order, now: datetime) -> str:

@@ -15,6 +15,7 @@ its jobs, and a job always belongs to a paid order.
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,6 +82,13 @@ class NewOrder:
 
 def on_sale(drop: Drop, now: datetime) -> bool:
     return aware(drop.starts_at) <= now and (drop.ends_at is None or now < aware(drop.ends_at))
+
+
+#: What `reserve` makes ("ord_" + 20 URL-safe characters), with room up to the 40 characters
+#: the order id columns hold. Ids from outside (a webhook, a URL) that do not match are not
+#: ours: checked before they reach a query, where an over-long id or a NUL byte is a
+#: database error rather than "no such order". Use `fullmatch`.
+ORDER_ID_PATTERN = re.compile(r"ord_[A-Za-z0-9_-]{1,36}")
 
 
 def reserve(

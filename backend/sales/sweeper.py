@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db import session_scope
 from backend.models import Drop, Order, OrderCard
+from backend.payments.card_events import apply_parked_refunds
 from backend.sales.drops import card_client
 from backend.sales.orders import expire_due, refresh, settle_wallet_orders, wallet_orders_due
 from minting.chains import Chain
@@ -93,6 +94,9 @@ class OrderSweeper:
         now = datetime.now(UTC)
         with session_scope(self.sessions) as session:
             expire_due(session, now)
+        # Refunds parked while their payment's transaction was still open (card_events).
+        with session_scope(self.sessions) as session:
+            apply_parked_refunds(session, now)
         chain_time = int(self.chain.w3.eth.get_block("latest")["timestamp"])
         with self.sessions() as session:
             due = wallet_orders_due(session, chain_time)

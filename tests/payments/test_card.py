@@ -7,22 +7,40 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from backend.app import create_app
+from backend.db import session_scope
 from backend.models import Order, Payment, WebhookEvent
+from backend.payments import card_events
+from backend.sales.orders import PaymentResult, apply_payment
+from backend.sales.sweeper import OrderSweeper
 from minting.anvil import free_port
 from minting.store import MintJobRow
 from tests.payments.conftest import API_KEY, WEBHOOK_SECRET, card_settings
 from tests.payments.fake_stripe import FakeStripe, completed, event, refunded_charge, sign, signed_event
 
 pytestmark = pytest.mark.chain
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The test's database: SQLite (""), then a throw-away PostgreSQL one."""
+    return str(request.getfixturevalue("postgres_url")) if request.param == "postgres" else ""
+
+
+@pytest.fixture
+def any_client(tmp_path: Path, fake_stripe: FakeStripe, database_url: str) -> Iterator[TestClient]:
+    with TestClient(create_app(card_settings(tmp_path, fake_stripe.url, database_url))) as client:
+        yield client
 
 
 def _drop(client: TestClient) -> dict[str, Any]:
@@ -265,3 +283,126 @@ def test_no_secret_reaches_the_log(
     assert caplog.records
     assert API_KEY not in caplog.text
     assert WEBHOOK_SECRET not in caplog.text
+
+
+def _event_rows(client: TestClient) -> list[tuple[str, str | None]]:
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    with runtime.sessions() as session:
+        rows = session.execute(select(WebhookEvent.state, WebhookEvent.order_id).order_by(WebhookEvent.received_at))
+        return [(state, order_id) for state, order_id in rows]
+
+
+def test_a_refund_parked_while_its_payment_committed_is_applied_by_the_sweeper(
+    any_client: TestClient, fake_stripe: FakeStripe
+) -> None:
+    client = any_client
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    order_id = _order(client).json()["order_id"]
+    checkout = fake_stripe.session_for(order_id)
+    assert _deliver(client, event("charge.refunded", refunded_charge(checkout))).status_code == 200
+    assert _event_rows(client) == [("parked", None)]
+    with session_scope(runtime.sessions) as db:
+        assert card_events.apply_parked_refunds(db, datetime.now(UTC)) == 0  # no payment yet: it waits
+    assert _event_rows(client) == [("parked", None)]
+
+    # The payment commits as the race leaves it: after the refund was parked, without having
+    # seen it (its `_replay_parked` looked before the refund committed).
+    with session_scope(runtime.sessions) as db:
+        order = db.get(Order, order_id, with_for_update=True)
+        assert order is not None
+        paid = apply_payment(
+            db,
+            order,
+            provider="card",
+            provider_ref=checkout["payment_intent"],
+            amount_jpy=order.amount_jpy,
+            now=datetime.now(UTC),
+        )
+    assert paid is PaymentResult.APPLIED
+    assert _state(client, order_id)["status"] == "paid"
+    assert _event_rows(client) == [("parked", None)]
+
+    OrderSweeper(runtime.sessions, runtime.chain).sweep()
+
+    assert _state(client, order_id) == {"status": "refunded", "payments": 1, "events": 1, "jobs": 2}
+    assert _event_rows(client) == [("applied", order_id)]
+    with runtime.sessions() as db:
+        assert db.scalar(select(Payment.status)) == "refunded"
+    # Once applied, it is not applied again.
+    with session_scope(runtime.sessions) as db:
+        assert card_events.apply_parked_refunds(db, datetime.now(UTC)) == 0
+    assert _state(client, order_id) == {"status": "refunded", "payments": 1, "events": 1, "jobs": 2}
+    assert _event_rows(client) == [("applied", order_id)]
+
+
+@pytest.mark.parametrize("bad_id", ["ord_" + "x" * 96, "ord_abc\u0000def"], ids=["100_characters", "nul_byte"])
+def test_an_order_id_that_is_not_ours_is_ignored_not_a_database_error(
+    any_client: TestClient, fake_stripe: FakeStripe, bad_id: str
+) -> None:
+    client = any_client
+    order_id = _order(client).json()["order_id"]
+    checkout = fake_stripe.session_for(order_id)
+    before = _state(client, order_id)
+    paid = completed({**checkout, "client_reference_id": bad_id, "metadata": {"order_id": bad_id}})
+    refund = {**refunded_charge(checkout), "payment_intent": "pi_elsewhere", "metadata": {"order_id": bad_id}}
+
+    responses = [_deliver(client, event("checkout.session.completed", paid))]
+    responses.append(_deliver(client, event("charge.refunded", refund)))
+
+    assert [(r.status_code, r.json()) for r in responses] == [(200, {"received": True, "duplicate": False})] * 2
+    # The checkout is not ours; the refund waits for a payment of ours that will never come.
+    assert _event_rows(client) == [("ignored", None), ("parked", None)]
+    assert (
+        _state(client, order_id)
+        == {**before, "events": 2}
+        == {
+            "status": "pending_payment",
+            "payments": 0,
+            "events": 2,
+            "jobs": 0,
+        }
+    )
+
+
+def test_a_constraint_failure_that_is_no_race_is_a_500_so_stripe_retries(
+    tmp_path: Path, fake_stripe: FakeStripe, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = card_settings(tmp_path, fake_stripe.url, database_url)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        order_id = _order(client).json()["order_id"]
+        payload = event("checkout.session.completed", completed(fake_stripe.session_for(order_id)))
+
+        def broken(*_args: Any, **_kwargs: Any) -> PaymentResult:
+            raise IntegrityError("INSERT INTO mint_jobs ...", {}, Exception("a constraint of ours"))
+
+        monkeypatch.setattr(card_events, "apply_payment", broken)
+        response = _deliver(client, payload)
+
+        assert response.status_code == 500
+        assert response.json()["error"]["code"] == "internal_error"
+        assert _state(client, order_id) == {"status": "pending_payment", "payments": 0, "events": 0, "jobs": 0}
+        monkeypatch.undo()  # fixed on our side: Stripe's next delivery is applied
+        assert _deliver(client, payload).json() == {"received": True, "duplicate": False}
+        assert _state(client, order_id) == {"status": "paid", "payments": 1, "events": 1, "jobs": 2}
+
+
+def test_a_constraint_failure_from_a_concurrent_copy_is_a_duplicate(
+    tmp_path: Path, fake_stripe: FakeStripe, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = card_settings(tmp_path, fake_stripe.url, database_url)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        order_id = _order(client).json()["order_id"]
+        payload = event("checkout.session.completed", completed(fake_stripe.session_for(order_id)))
+        receive = card_events.receive
+
+        def lost_race(session: Any, event: dict[str, Any], payload: str, now: datetime) -> str:
+            with session_scope(runtime.sessions) as winner:  # the other copy commits first
+                receive(winner, event, payload, now)
+            raise IntegrityError("INSERT INTO payments ...", {}, Exception("duplicate key"))
+
+        monkeypatch.setattr(card_events, "receive", lost_race)
+        response = _deliver(client, payload)
+
+        assert (response.status_code, response.json()) == (200, {"received": True, "duplicate": True})
+        assert _state(client, order_id) == {"status": "paid", "payments": 1, "events": 1, "jobs": 2}
