@@ -9,9 +9,10 @@ to the client (they may contain a database URL or a node's answer).
 
 from __future__ import annotations
 
+import json
 import logging
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -43,13 +44,20 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
         problems = [
             f"{'.'.join(str(part) for part in error.get('loc', ()) if part != 'body') or 'body'}: {error.get('msg')}"
             for error in exc.errors()
         ]
-        body = {"detail": jsonable_encoder(exc.errors()), **error_body("invalid_request", "; ".join(problems))}
-        return JSONResponse(body, status_code=422)
+        # Without the rejected `input`: echoing it back would repeat a 20 MB body or an email,
+        # and a lone surrogate or NaN in it cannot be written as JSON (a 500 instead of a 422).
+        detail = [{key: value for key, value in error.items() if key != "input"} for error in exc.errors()]
+        body = {"detail": jsonable_encoder(detail), **error_body("invalid_request", "; ".join(problems))}
+        try:
+            text = json.dumps(body, ensure_ascii=True, allow_nan=False, default=str)
+        except ValueError:  # a non-finite number left in an error's context
+            text = json.dumps(error_body("invalid_request", "; ".join(problems)), ensure_ascii=True)
+        return Response(text, status_code=422, media_type="application/json")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -24,6 +24,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from sqlalchemy.orm import Session
+from web3 import Web3
 
 from backend.api.deps import RuntimeDep
 from backend.errors import ApiError
@@ -34,6 +35,7 @@ from backend.holders.relay import NotInCustody, NotMinted, Relayer, RelayUnavail
 from backend.holders.signin import exchange_link, holder_for_session, request_link
 from backend.models import Holder
 from backend.ratelimit import RateLimiter
+from backend.runtime import Runtime
 from backend.schemas import MAX_TOKEN_ID, card_recipient
 from minting.errors import ContractReverted
 
@@ -114,6 +116,17 @@ class MoveRequest(BaseModel):
 class MoveAccepted(BaseModel):
     status: str
     tx_hash: str
+
+
+#: EIP-7702: an ordinary account that delegates to code carries this prefix; it is a wallet.
+DELEGATED_ACCOUNT_PREFIX = bytes.fromhex("ef0100")
+
+
+def _is_contract(runtime: Runtime, address: str) -> bool:
+    """True if `address` holds contract code. Moves use a plain transfer (no receiver hook), so
+    a card sent to a contract that cannot pass it on (the card contract itself, say) is lost."""
+    code = bytes(runtime.chain.w3.eth.get_code(Web3.to_checksum_address(address)))
+    return bool(code) and not code.startswith(DELEGATED_ACCOUNT_PREFIX)
 
 
 # ── per-app state: rate limits and the relayer ──────────────────────────────
@@ -258,6 +271,10 @@ def move_card(
         raise ApiError(409, "not_minted", "This card is still being issued; try again shortly.")
     if body.to_address == holder.address:
         raise ApiError(422, "invalid_address", "The card is already at this address.")
+    if _is_contract(runtime, body.to_address):
+        raise ApiError(
+            422, "contract_address", "This address is a contract, not a wallet: a card moved there could be lost."
+        )
     try:
         tx_hash = state.relayer.move(runtime.vault, holder, token_id, body.to_address)
     except NotMinted:

@@ -25,6 +25,7 @@ from backend.ratelimit import RateLimiter, is_loopback
 from backend.runtime import Runtime
 from backend.sales import idempotency
 from backend.sales.orders import (
+    ORDER_ID_PATTERN,
     MintOutcome,
     NewOrder,
     OrderRefused,
@@ -60,6 +61,8 @@ def _bearer(authorization: str | None) -> str | None:
 
 
 def _authorised_order(session: Session, order_id: str, authorization: str | None, *, lock: bool = False) -> Order:
+    if not ORDER_ID_PATTERN.fullmatch(order_id):  # cannot exist; PostgreSQL refuses NUL in text
+        raise _not_found()
     order = session.get(Order, order_id, with_for_update=lock)
     if order is None or not token_matches(order, _bearer(authorization)):
         raise _not_found()

@@ -3,10 +3,10 @@
 Why files: a laptop demo has no mail server, and a file is a real RFC 5322 message that any
 mail client opens (and tests parse). Each message is Japanese first, then English.
 
-The sign-in link is a bearer secret. It goes into the message and nowhere else, except in
-demo mode, where it is also logged ("furusato.mail", INFO) and printed so that whoever runs
-`furusato run` can sign in without a mailbox. Nothing else secret is ever logged; the SMTP
-password is never logged either.
+The sign-in link is a bearer secret. It goes into the message and nowhere else: not in a log,
+not on the console (a console is often kept as a log). In demo mode the console says which
+`.eml` file holds the message, so whoever runs `furusato run` can sign in without a mailbox.
+The SMTP password is never logged either.
 """
 
 from __future__ import annotations
@@ -107,13 +107,14 @@ def sign_in_text(link: str) -> tuple[str, str]:
 
 
 def send_sign_in_link(settings: Settings, to: str, link: str) -> None:
-    """Mail a sign-in link; in demo mode also show it to the operator on stdout.
+    """Mail a sign-in link; in demo mode also tell the operator which file holds it.
 
-    Never through logging: the link is a credential, and log files are kept and shipped."""
+    The link itself never reaches a log or the console: it is a credential."""
     subject, body = sign_in_text(link)
     try:
-        send(settings, build_message(settings, to, subject, body))
+        path = send(settings, build_message(settings, to, subject, body))
     except MailError as exc:
         log.warning("sign-in mail not sent: %s", exc)
-    if settings.demo_mode:
-        print(f"[demo] sign-in link for {to}: {link}", flush=True)
+        return
+    if settings.demo_mode and path is not None:
+        print(f"[demo] sign-in mail written to {path}", flush=True)

@@ -142,9 +142,11 @@ def test_walletless_holder_signs_in_sees_and_moves_their_card(
     assert all(key.lower() not in response.text.lower() for response in responses)
     assert key not in caplog.text
     assert session_token not in caplog.text
-    # Demo mode shows the link to the operator, on the console only: never in the log.
-    assert "sign-in link for hanako@example.com: http" in capsys.readouterr().out
-    assert "signin.html#token=" not in caplog.text
+    # Demo mode tells the operator which file holds the mail; the link is in neither console nor log.
+    console = capsys.readouterr().out
+    assert "[demo] sign-in mail written to " in console
+    assert ".eml" in console
+    assert "signin.html#token=" not in console + caplog.text
 
 
 def test_sign_in_link_mail_is_japanese_first_then_english(client: TestClient) -> None:
@@ -243,6 +245,21 @@ def test_move_refuses_bad_addresses(client: TestClient, to_address: str) -> None
     token = sign_in(client, "rokuro@example.com")
     response = client.post("/api/v1/holders/me/cards/1/move", headers=bearer(token), json={"to_address": to_address})
     assert response.status_code == 422
+
+
+def test_move_to_a_contract_is_refused_before_anything_is_sent(client: TestClient) -> None:
+    order_id, order_token = order_card(client, "kuro@example.com")
+    pay(client, order_id, order_token)
+    wait_minted(client, order_id, order_token)
+    token = sign_in(client, "kuro@example.com")
+    card = client.get("/api/v1/holders/me/cards", headers=bearer(token)).json()["items"][0]
+    response = client.post(
+        f"/api/v1/holders/me/cards/{card['token_id']}/move",
+        headers=bearer(token),
+        json={"to_address": card["contract"]},  # the card contract itself: the card would be stuck there
+    )
+    assert (response.status_code, response.json()["error"]["code"]) == (422, "contract_address")
+    assert client.get("/api/v1/holders/me/cards", headers=bearer(token)).json()["items"][0]["custodial"] is True
 
 
 def test_move_of_a_number_no_card_can_have_is_422(client: TestClient) -> None:

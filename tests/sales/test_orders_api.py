@@ -95,14 +95,31 @@ def test_bad_input_is_422_with_the_field_named(client: TestClient, field: str, v
     assert field in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/orders", '{"drop_id": 1, "quantity": 1, "extra": NaN}'),
+        ("/api/v1/orders", '{"drop_id": 1e400, "quantity": -Infinity}'),
+        ("/api/v1/orders", '{"drop_id": 1, "email": "\\ud800"}'),
+        ("/api/v1/holders/sign-in", '{"email": "\\ud800@example.jp"}'),
+    ],
+)
+def test_values_json_cannot_echo_are_still_a_422(client: TestClient, path: str, body: str) -> None:
+    """The rejected input is not echoed back: a lone surrogate or NaN cannot be written as JSON."""
+    response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert all("input" not in problem for problem in response.json()["detail"])
+
+
 @pytest.mark.parametrize("owned", ["status", "price_jpy", "amount_jpy", "token_ids", "order_id", "recipient"])
 def test_fields_the_server_owns_are_refused(client: TestClient, owned: str) -> None:
     _refused(client, order_body(**{owned: "x"}), 422, "invalid_request")
 
 
-def test_lower_case_and_checksummed_addresses_are_both_accepted(client: TestClient) -> None:
+def test_lower_upper_case_and_checksummed_addresses_are_all_accepted(client: TestClient) -> None:
     address = "0x" + "ab" * 20
-    for spelling in (address, Web3.to_checksum_address(address)):
+    for spelling in (address, "0x" + "AB" * 20, Web3.to_checksum_address(address)):
         response = client.post("/api/v1/orders", json=order_body(payment_method="wallet", wallet_address=spelling))
         assert response.status_code == 201, response.text
         assert response.json()["voucher"]["buyer"] == "0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB"
@@ -231,6 +248,9 @@ def test_ids_and_offsets_at_the_column_limits_are_answered_not_overflowed(
     assert client.get(f"/api/v1/drops/{MAX_ROW_ID + 1}").status_code == 422
     last_page = client.get(f"/api/v1/drops?offset={MAX_ROW_ID}")
     assert (last_page.status_code, last_page.json()["items"]) == (200, [])
+    for impossible_id in ("ord_%00x", "ord_" + "x" * 100, "x"):  # NUL: PostgreSQL refuses it in text
+        response = client.get(f"/api/v1/orders/{impossible_id}", headers={"Authorization": "Bearer x"})
+        assert (response.status_code, response.json()["error"]["code"]) == (404, "order_not_found")
     too_far = client.get(f"/api/v1/drops?offset={MAX_ROW_ID + 1}")
     assert (too_far.status_code, too_far.json()["error"]["code"]) == (422, "invalid_request")
 
