@@ -65,11 +65,11 @@ class Chain:
         target = latest + seconds
         if self.kind == "eth-tester":
             tester = self.w3.provider.ethereum_tester  # type: ignore[attr-defined]
-            tester.time_travel(target)
+            tester.time_travel(target + 1)  # eth-tester mines the block one second before the time given
         else:
             self.w3.provider.make_request("evm_setNextBlockTimestamp", [target])  # type: ignore[arg-type]
             self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-        return target
+        return int(self.w3.eth.get_block("latest")["timestamp"])
 
     def close(self) -> None:
         if self.node is not None:

@@ -80,9 +80,8 @@ class OrderSweeper:
 
     def _bought_on_chain(self, session: Session, due: dict[str, list[int]]) -> dict[str, set[int]]:
         """Which cards of each due wallet order exist on chain (read before any row is locked)."""
-        contracts = dict(
-            session.execute(select(Order.id, Drop.contract).join(Drop).where(Order.id.in_(list(due)))).tuples()
-        )
+        rows = session.execute(select(Order.id, Drop.contract).join(Drop).where(Order.id.in_(list(due)))).all()
+        contracts = {order_id: contract for order_id, contract in rows}
         clients = {contract: card_client(self.chain, contract) for contract in set(contracts.values())}
         return {
             order_id: {token_id for token_id in ids if clients[contracts[order_id]].exists(token_id)}
