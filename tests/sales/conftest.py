@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from web3.types import TxReceipt
 
 from backend.app import create_app
 from backend.config import Settings
 from backend.models import BuyerCount, Drop, DropSerial, Order, Payment
 from backend.runtime import Runtime
+from minting.resident_card import ResidentCardClient
+from minting.signing import Voucher
 
 OrderBody = dict[str, Any]
 
@@ -71,3 +74,15 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
 @pytest.fixture
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
+
+
+def redeem(card: ResidentCardClient, signed: dict[str, Any]) -> TxReceipt:
+    """The buyer's wallet redeems one voucher as the API gave it (pays on chain, gets the card)."""
+    voucher = Voucher(
+        signed["buyer"],
+        signed["token_id"],
+        int(signed["price_wei"]),
+        signed["deadline"],
+        bytes.fromhex(signed["order_ref"][2:]),
+    )
+    return card.purchase(voucher, bytes.fromhex(signed["signature"][2:]))

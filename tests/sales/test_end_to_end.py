@@ -16,9 +16,8 @@ from minting.anvil import free_port
 from minting.chains import Chain, connect
 from minting.compiler import CompiledTree
 from minting.resident_card import ResidentCardClient
-from minting.signing import Voucher
 from tests.conftest import FURUSATO, REPO_ROOT, ServerProcess
-from tests.sales.conftest import order_body
+from tests.sales.conftest import order_body, redeem
 
 pytestmark = pytest.mark.anvil
 
@@ -50,14 +49,7 @@ def _demo_and_wallet_orders(server: ServerProcess, chain: Chain, compiled: Compi
     wallet = requests.post(f"{server.url}/api/v1/orders", json=wallet_body, timeout=30).json()
     signed = wallet["voucher"]
     card = ResidentCardClient.at(chain.w3, compiled["ResidentCard"], signed["contract"], buyer)
-    voucher = Voucher(
-        signed["buyer"],
-        signed["token_id"],
-        int(signed["price_wei"]),
-        signed["deadline"],
-        bytes.fromhex(signed["order_ref"][2:]),
-    )
-    card.purchase(voucher, bytes.fromhex(signed["signature"][2:]))
+    redeem(card, signed)
     return demo, wallet, card
 
 

@@ -27,9 +27,8 @@ from backend.sales.stock import SerialsExhausted, free_serials, take_serials
 from backend.sales.sweeper import OrderSweeper, orders_to_settle
 from minting.compiler import compile_contracts
 from minting.resident_card import ResidentCardClient
-from minting.signing import Voucher
 from minting.store import MintJobRow
-from tests.sales.conftest import bearer, order_body, runtime_of
+from tests.sales.conftest import bearer, order_body, redeem, runtime_of
 
 pytestmark = pytest.mark.chain
 
@@ -133,14 +132,7 @@ def _redeem(runtime: Runtime, signed: dict[str, Any], buyer_index: int = 5) -> s
     """The buyer's wallet redeems one voucher on chain (pays and gets the card); the tx hash."""
     buyer = runtime.chain.dev_accounts()[buyer_index]
     card = ResidentCardClient.at(runtime.chain.w3, compile_contracts()["ResidentCard"], signed["contract"], buyer)
-    voucher = Voucher(
-        signed["buyer"],
-        signed["token_id"],
-        int(signed["price_wei"]),
-        signed["deadline"],
-        bytes.fromhex(signed["order_ref"][2:]),
-    )
-    receipt = card.purchase(voucher, bytes.fromhex(signed["signature"][2:]))
+    receipt = redeem(card, signed)
     assert receipt["status"] == 1
     return str(receipt["transactionHash"].to_0x_hex())
 
