@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -48,6 +49,8 @@ PROVIDER = "card"
 APPLIED, PARKED, IGNORED, DUPLICATE = "applied", "parked", "ignored", "duplicate"
 
 Event = dict[str, Any]
+#: Stripe's ids: a prefix, an underscore and letters or digits; 200 is the columns' width.
+STRIPE_ID_PATTERN = re.compile(r"[A-Za-z0-9_]{1,200}")
 
 
 class InvalidEvent(ValueError):
@@ -59,7 +62,15 @@ def _object(event: Event) -> dict[str, Any]:
     obj = data.get("object") if isinstance(data, dict) else None
     if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str) or not isinstance(obj, dict):
         raise InvalidEvent("not a Stripe event: id, type and data.object are required")
+    if not _stripe_id(event["id"]) or not _stripe_id(obj.get("id")):
+        raise InvalidEvent("not a Stripe event: its ids are not Stripe ids")
     return obj
+
+
+def _stripe_id(value: object) -> str | None:
+    """`value` if it is shaped like a Stripe id (`pi_…`, `evt_…`), else None: anything longer
+    than its column, or holding a NUL, would make the database refuse the event forever."""
+    return value if isinstance(value, str) and STRIPE_ID_PATTERN.fullmatch(value) else None
 
 
 def _text(value: object) -> str | None:
@@ -71,7 +82,7 @@ def _payment_ref(obj: dict[str, Any]) -> str:
     intent = obj.get("payment_intent")
     if isinstance(intent, dict):  # expanded
         intent = intent.get("id")
-    return _text(intent) or str(obj["id"])
+    return _stripe_id(intent) or str(obj["id"])
 
 
 def _our_order_id(value: object) -> str | None:
@@ -91,7 +102,7 @@ def _order_id(session: Session, event_type: str, obj: dict[str, Any]) -> str | N
     if event_type.startswith("charge."):
         if order_id := _our_order_id(metadata.get("order_id")):
             return order_id
-        intent = _text(obj.get("payment_intent"))
+        intent = _stripe_id(obj.get("payment_intent"))
         if intent:
             return session.scalar(
                 select(Payment.order_id).where(Payment.provider == PROVIDER, Payment.provider_ref == intent)
@@ -210,7 +221,7 @@ def _replay_parked(session: Session, order: Order, provider_ref: str, now: datet
     for row in parked:
         event: Event = json.loads(row.payload)
         obj = _object(event)
-        if row.order_id is None and _text(obj.get("payment_intent")) != provider_ref:
+        if row.order_id is None and _stripe_id(obj.get("payment_intent")) != provider_ref:
             continue  # parked without an order id, and about another payment
         row.state = _dispatch(session, event, obj, order, now)
         row.order_id = order.id
@@ -240,7 +251,7 @@ def apply_parked_refunds(session: Session, now: datetime, limit: int = 100) -> i
     parked: list[tuple[str, Event, str]] = []
     for event_id, payload in reversed(rows):  # applied oldest first, like `_replay_parked`
         event: Event = json.loads(payload)
-        if intent := _text(_object(event).get("payment_intent")):
+        if intent := _stripe_id(_object(event).get("payment_intent")):
             parked.append((event_id, event, intent))
     if not parked:
         return 0
@@ -290,7 +301,7 @@ def _apply_parked_refund(session: Session, event_id: str, event: Event, now: dat
 def _refund(session: Session, event: Event, obj: dict[str, Any], order: Order, now: datetime) -> str:
     if obj.get("refunded") is False:
         return IGNORED  # a partial refund: the cards stay; the town decides
-    provider_ref = _text(obj.get("payment_intent")) or str(obj["id"])
+    provider_ref = _stripe_id(obj.get("payment_intent")) or str(obj["id"])
     recorded = session.scalar(
         select(Payment.id).where(
             Payment.provider == PROVIDER, Payment.provider_ref == provider_ref, Payment.order_id == order.id

@@ -364,6 +364,23 @@ def test_an_order_id_that_is_not_ours_is_ignored_not_a_database_error(
     )
 
 
+def test_ids_that_are_not_stripe_ids_are_refused_or_ignored_never_a_database_error(
+    any_client: TestClient, fake_stripe: FakeStripe
+) -> None:
+    client = any_client
+    order_id = _order(client).json()["order_id"]
+    checkout = fake_stripe.session_for(order_id)
+    before = _state(client, order_id)
+
+    too_long = _deliver(client, event("checkout.session.completed", completed(checkout), "evt_" + "x" * 300))
+    assert (too_long.status_code, too_long.json()["error"]["code"]) == (400, "invalid_event")
+    # A refund naming a PaymentIntent no Stripe id looks like: nothing to look up, parked.
+    refund = {**refunded_charge(checkout), "payment_intent": "pi_\u0000" + "x" * 300, "metadata": {}}
+    parked = _deliver(client, event("charge.refunded", refund))
+    assert (parked.status_code, parked.json()) == (200, {"received": True, "duplicate": False})
+    assert _state(client, order_id) == {**before, "events": 1}
+
+
 def test_a_constraint_failure_that_is_no_race_is_a_500_so_stripe_retries(
     tmp_path: Path, fake_stripe: FakeStripe, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
