@@ -27,7 +27,9 @@ def orders_to_settle(session: Session, limit: int = 1_000) -> list[str]:
     """Orders whose status the pipeline (or, for wallet orders, the indexer) has moved on.
 
     Two grouped queries instead of refreshing every order in flight: during a busy launch
-    hundreds are in flight and most have not changed since the last round.
+    hundreds are in flight and most have not changed since the last round. The queries are
+    not limited (grouping reads every row in flight anyway), only the answer: limiting the
+    rows read let orders stuck for good crowd out the ones that moved.
     """
     job = MintJobRow
     cards = (
@@ -47,7 +49,6 @@ def orders_to_settle(session: Session, limit: int = 1_000) -> list[str]:
         )
         .where(Order.status.in_(("paid", "minting")), Order.payment_method != "wallet")
         .group_by(Order.id, Order.status)
-        .limit(limit)
     )
     changed = [
         order_id
@@ -66,10 +67,9 @@ def orders_to_settle(session: Session, limit: int = 1_000) -> list[str]:
         )
         .where(Order.status == "pending_payment", Order.payment_method == "wallet")
         .group_by(Order.id)
-        .limit(limit)
     )
     changed += [order_id for order_id, cards_count, owned_count in session.execute(owned) if cards_count == owned_count]
-    return changed
+    return changed[:limit]
 
 
 class OrderSweeper:

@@ -474,3 +474,21 @@ def test_a_late_payment_within_the_limit_and_stock_is_honoured_and_numbered(
     assert _cards_of(client, late["order_id"]) == [1, 2] == _jobs_of(client, late["order_id"])
     after = _stock(client)
     assert (after["reserved"], after["next_serial"], after["counts"]) == (2, 3, {"email:patient@example.jp": 2})
+
+
+def test_the_sweeper_finds_the_order_that_moved_among_many_that_did_not(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """Orders whose jobs wait (no worker here) must not crowd out one whose job failed."""
+    client = make_client(mint_worker=False)
+    orders = []
+    for index in range(4):
+        created = client.post("/api/v1/orders", json=order_body(email=f"wait{index}@example.jp")).json()
+        assert client.post(f"/api/v1/orders/{created['order_id']}/demo-pay", headers=bearer(created)).status_code == 200
+        orders.append(created["order_id"])
+    runtime = runtime_of(client)
+    moved = max(orders)  # SQLite groups in id order: the last group a LIMIT 1 would reach
+    with session_scope(runtime.sessions) as session:
+        session.execute(update(MintJobRow).where(MintJobRow.order_ref.startswith(moved)).values(status="failed"))
+    with runtime.sessions() as session:
+        assert orders_to_settle(session, limit=1) == [moved]
