@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from backend.api import drops, health, holders, municipalities, orders, payments, tokens
+from backend.bodylimit import BodySizeLimit
 from backend.config import Settings, get_settings
 from backend.errors import install_error_handlers
 from backend.ratelimit import RateLimiter
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     per_minute = settings.order_rate_per_minute
     app.state.order_limiter = RateLimiter(per_minute, 60.0) if per_minute else None
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit)
     app.include_router(health.router)
     app.include_router(municipalities.router)
     app.include_router(drops.router)

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 from backend.app import create_app
+from backend.bodylimit import MAX_BODY_BYTES
 from backend.config import Settings
 from backend.db import session_scope
 from backend.models import Municipality
@@ -110,3 +111,22 @@ def test_town_page_is_served_in_japanese(client: TestClient) -> None:
     assert '<html lang="ja">' in response.text
     assert "デジタル住民票" in response.text
     assert client.get("/js/i18n.js").status_code == 200
+
+
+def _chunks(body: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
+    """`body` as an iterator: httpx sends it chunked, with no Content-Length."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+def test_bodies_over_the_cap_are_413_whether_sized_or_chunked(client: TestClient) -> None:
+    huge = b'{"email": "' + b"a" * (MAX_BODY_BYTES + 1) + b'@example.jp"}'
+    for content in (huge, _chunks(huge)):
+        response = client.post("/api/v1/holders/sign-in", content=content, headers={"Content-Type": "application/json"})
+        assert (response.status_code, response.json()["error"]["code"]) == (413, "payload_too_large")
+    # A chunked body under the cap is read and handed to the endpoint whole.
+    small = b'{"email": "chunked@example.jp"}'
+    response = client.post(
+        "/api/v1/holders/sign-in", content=_chunks(small, 5), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 202, response.text
