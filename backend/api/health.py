@@ -46,3 +46,7 @@ def healthz(runtime: RuntimeDep) -> JSONResponse:
         db=db,
     )
     return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
+
+
+# HEAD too: uptime monitors often ask with HEAD, and would otherwise reach the pages' 404.
+router.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)

@@ -39,6 +39,10 @@ def test_healthz_reports_chain_block_contracts_and_db(client: TestClient) -> Non
     assert runtime.chain.w3.eth.get_code(body["contracts"]["ResidentCard"])
 
 
+def test_healthz_answers_head_for_uptime_monitors(client: TestClient) -> None:
+    assert client.head("/healthz").status_code == 200
+
+
 def test_healthz_is_503_when_the_database_is_gone(client: TestClient, tmp_path: Path) -> None:
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
     runtime.engine.dispose()
