@@ -40,8 +40,8 @@ def demo_drop_terms(now: datetime, supply: int = DEMO_SUPPLY) -> DropTerms:
     return DropTerms(
         title_ja="星川町 デジタル住民票 第1期",
         title_en="Hoshikawa digital resident card, first issue",
-        description_ja="先着1,000枚。ご購入いただいた番号が、あなたの住民番号になります。",
-        description_en="1,000 cards, first come first served. The number on your card is your resident number.",
+        description_ja=f"先着{supply:,}枚。ご購入いただいた番号が、あなたの住民番号になります。",
+        description_en=f"{supply:,} cards, first come first served. The number on your card is your resident number.",
         supply=supply,
         price_jpy=DEMO_PRICE_JPY,
         price_wei=Web3.to_wei(1, "milliether"),
