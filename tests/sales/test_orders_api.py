@@ -49,7 +49,9 @@ def test_drops_list_the_demo_drop_with_its_stock(client: TestClient) -> None:
 
 def test_the_demo_drop_text_says_its_own_supply(make_client: Callable[..., TestClient]) -> None:
     (drop,) = make_client(demo_supply=12_345).get("/api/v1/drops").json()["items"]
-    assert (drop["supply"], drop["description_en"][:12], drop["description_ja"][:9]) == (12_345, "12,345 cards", "先着12,345枚")
+    assert drop["supply"] == 12_345
+    assert drop["description_en"].startswith("12,345 cards")
+    assert drop["description_ja"].startswith("先着12,345枚")
 
 
 def test_an_order_reserves_stock_and_demo_payment_numbers_the_cards(client: TestClient) -> None:
