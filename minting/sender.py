@@ -47,7 +47,7 @@ from web3.contract import Contract
 
 from minting import failpoints
 from minting.node_errors import NodeRefusal, classify
-from minting.resident_card import MINT_BATCH_BASE_GAS, MINT_GAS_PER_CARD
+from minting.resident_card import mint_batch_gas, series_jumps
 from minting.reverts import translate
 from minting.store import ChainTxRow, MintJobRow, SignerNonceRow, TxAttemptRow
 
@@ -288,7 +288,7 @@ class MintSender:
             "to": Web3.to_checksum_address(contract),
             "value": 0,
             "data": data,
-            "gas": MINT_BATCH_BASE_GAS + MINT_GAS_PER_CARD * len(ids),
+            "gas": mint_batch_gas(len(ids), series_jumps(ids)),
             "maxFeePerGas": fees[0],
             "maxPriorityFeePerGas": fees[1],
         }
@@ -335,6 +335,8 @@ class MintSender:
             oldest_wait = (self._clock() - (_aware(jobs[0].created_at) or self._clock())).total_seconds()
             if len(jobs) < self.config.batch_size and oldest_wait < self.config.batch_wait_seconds:
                 return None  # a fuller batch is likely in a moment
+            # By token id: `mintBatch` looks a series up only when an id leaves the current one.
+            jobs = sorted(jobs, key=lambda job: job.token_id)
             failpoints.hit("before_sign")
             nonce = self._allocate_nonce(session)
             signed = self._sign(oldest, [job.recipient for job in jobs], [job.token_id for job in jobs], nonce, fees)
@@ -359,11 +361,17 @@ class MintSender:
                 )
             )
             # One statement for the whole batch (row-by-row ORM updates cost ~50 ms per 100).
-            session.execute(
+            claimed = session.execute(
                 update(MintJobRow)
-                .where(MintJobRow.id.in_([job.id for job in jobs]))
+                .where(MintJobRow.id.in_([job.id for job in jobs]), MintJobRow.status == "queued")
                 .values(status="sent", chain_tx_id=tx.id, last_error=None)
+                .execution_options(preserve_rowcount=True)
             )
+            if claimed.rowcount != len(jobs):  # type: ignore[attr-defined]
+                # Another worker claimed some first (SQLite reads outside the transaction, so
+                # FOR UPDATE cannot stop it): store nothing, send nothing, try again next round.
+                session.rollback()
+                return None
             tx_id, count, raw = tx.id, len(jobs), bytes(signed.raw_transaction)
         # Stored and committed: only now may the bytes leave this process.
         failpoints.hit("after_store")
@@ -396,16 +404,25 @@ class MintSender:
         # Paused → the jobs wait (queued again; no batch is sent while the contract is
         # paused). Anything else (an id outside every series, a revoked role) would revert
         # again: those jobs fail with the contract's error instead of burning gas forever.
-        jobs = session.scalars(select(MintJobRow).where(MintJobRow.chain_tx_id == tx.id)).all()
+        jobs = session.scalars(
+            select(MintJobRow).where(MintJobRow.chain_tx_id == tx.id).order_by(MintJobRow.token_id)
+        ).all()
         tx.status = "reverted"
-        block_before = receipt.block_number - 1
-        error, description = self._revert_reason(jobs, block_before)
         result.mined_txs += 1
+        if not jobs:  # its jobs went to another transaction: nothing to diagnose
+            return
+        replay_at = receipt.block_number - 1
+        error, description = self._revert_reason(jobs, replay_at)
+        if error == "Unknown":
+            # Fine at the block's start: something earlier in the same block changed the state
+            # (a pause, a revoked role). The state after the block says what.
+            replay_at = receipt.block_number
+            error, description = self._revert_reason(jobs, replay_at)
         if error == "EnforcedPause":
             self._paused.add(jobs[0].contract)
             result.requeued_jobs += self._settle_from_contract(jobs, "waiting: the card contract is paused")
             return
-        failing = self._jobs_that_revert_alone(jobs, block_before) if len(jobs) > 1 else {}
+        failing = self._jobs_that_revert_alone(jobs, replay_at) if len(jobs) > 1 else {}
         if not failing:  # no single job is to blame (or there is only one): the batch's error is theirs
             failing = {job.id: description for job in jobs}
         for job in jobs:
@@ -468,13 +485,17 @@ class MintSender:
                 return None
             raise
 
-    def _bump(self, session: Session, tx: ChainTxRow, last: TxAttemptRow) -> bytes:
+    def _bump(self, session: Session, tx: ChainTxRow, last: TxAttemptRow) -> None:
         """reprice: the same nonce and call, fees raised by `bump_percent` (≥ 10 %), stored."""
         market_fee, market_tip = self._fees()
         percent = self.config.bump_percent
         fee = max(market_fee, -(-last.max_fee_per_gas * percent // 100))
         tip = max(market_tip, -(-last.max_priority_fee_per_gas * percent // 100))
-        jobs = session.scalars(select(MintJobRow).where(MintJobRow.chain_tx_id == tx.id).order_by(MintJobRow.id)).all()
+        jobs = session.scalars(
+            select(MintJobRow).where(MintJobRow.chain_tx_id == tx.id).order_by(MintJobRow.token_id)
+        ).all()
+        if not jobs:  # its jobs went to another transaction: nothing left to reprice
+            return
         signed = self._sign(
             jobs[0].contract, [job.recipient for job in jobs], [job.token_id for job in jobs], tx.nonce, (fee, tip)
         )
@@ -487,7 +508,6 @@ class MintSender:
                 max_priority_fee_per_gas=tip,
             )
         )
-        return bytes(signed.raw_transaction)
 
     def track(self, result: StepResult) -> None:
         """Stage 1 (module docstring): receipts, rebroadcasts, fee bumps, nonce-too-low."""
@@ -513,15 +533,20 @@ class MintSender:
                 age = now - (_aware(last.created_at) or now)
                 broadcast_age = now - (_aware(tx.last_broadcast_at) or datetime.min.replace(tzinfo=UTC))
                 raw: bytes | None = None
-                if age.total_seconds() >= self.config.bump_after_seconds:
-                    raw = self._bump(session, tx, last)
-                    result.bumps += 1
-                elif tx.last_broadcast_at is None or (
+                if tx.last_broadcast_at is None or (
                     broadcast_age.total_seconds() >= self.config.rebroadcast_after_seconds
+                    and age.total_seconds() < self.config.bump_after_seconds
                     and not self._known_to_node(last.tx_hash)
                 ):
-                    raw = last.raw_tx
+                    raw = last.raw_tx  # never sent (a bump stored last round), or lost by the node
                     result.rebroadcasts += 1
+                elif age.total_seconds() >= self.config.bump_after_seconds:
+                    # Stored now and sent next round, once committed: a hash we never
+                    # recorded must never reach the node (it could mine untracked).
+                    self._bump(session, tx, last)
+                    tx.last_broadcast_at = None
+                    result.bumps += 1
+                    continue
                 if raw is None:
                     continue
                 refusal = self._broadcast(raw)

@@ -139,24 +139,26 @@ class MintWorker:
         self.sender.start_broadcaster()
         try:
             while not stop.is_set():
-                if not self.lease.acquire():
-                    stop.wait(self.lease.seconds / 4)
-                    continue
+                # Everything in the round, the lease and the progress line included, may meet a
+                # database that restarts or stays locked: log it and try again, never stop.
                 try:
+                    if not self.lease.acquire():
+                        stop.wait(self.lease.seconds / 4)
+                        continue
                     result = self.sender.step()
                     waiting = result.waiting_reason
+                    if on_progress is not None and time.monotonic() - since >= progress_every:
+                        with self.sessions() as session:
+                            counts = status_counts(session)
+                        elapsed = time.monotonic() - since
+                        rate = 0.0 if confirmed_before is None else (counts["confirmed"] - confirmed_before) / elapsed
+                        on_progress(Progress(counts, rate, waiting))
+                        confirmed_before, since = counts["confirmed"], time.monotonic()
                 except Exception as exc:  # retried next round; the state is in the database
                     waiting = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
                     log.warning("mint worker round failed: %s", waiting)
                     stop.wait(1.0)
                     continue
-                if on_progress is not None and time.monotonic() - since >= progress_every:
-                    with self.sessions() as session:
-                        counts = status_counts(session)
-                    elapsed = time.monotonic() - since
-                    rate = 0.0 if confirmed_before is None else (counts["confirmed"] - confirmed_before) / elapsed
-                    on_progress(Progress(counts, rate, waiting))
-                    confirmed_before, since = counts["confirmed"], time.monotonic()
                 if not result.busy:
                     stop.wait(self.idle_seconds)
         finally:

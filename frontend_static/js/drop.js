@@ -16,6 +16,7 @@
     ja: {
       "drop.limit.value": "{limit}枚まで",
       "drop.stock.value": "{remaining} / {supply} 枚",
+      "form.prefecture.choose": "選択してください",
       "pay.demo": "デモ決済（テスト用）",
       "pay.card": "クレジットカード",
       "pay.wallet": "ウォレットから支払う（暗号資産）",
@@ -23,6 +24,7 @@
       "closed.sold_out": "申し訳ありません。この住民票は売り切れました。",
       "closed.ended": "販売期間は終了しました。",
       "err.sold_out": "申し訳ありません。売り切れました（残りの枚数が足りません）。",
+      "err.sold_out_fewer": "残りは{remaining}枚です。枚数を減らしてご注文ください。",
       "err.limit_exceeded": "お一人様の上限（{limit}枚）を超えるため、ご購入いただけません。これまでのご購入分と合わせて{limit}枚までです。",
       "err.not_on_sale": "現在は販売期間外のため、ご購入いただけません。",
       "err.order_expired": "お支払いの期限が切れました。お手数ですが、もう一度ご注文ください。",
@@ -54,7 +56,7 @@
       "drop.stock.value": "{remaining} of {supply}",
       "form.heading": "Checkout",
       "form.email": "Email address",
-      "form.email.hint": "For your receipt, and to sign in to My cards.",
+      "form.email.hint": "To sign in to My cards, where your cards are kept.",
       "form.prefecture": "Prefecture you live in",
       "form.prefecture.choose": "Please choose",
       "form.quantity": "Number of cards",
@@ -71,6 +73,7 @@
       "closed.sold_out": "Sorry, this card is sold out.",
       "closed.ended": "The sale has ended.",
       "err.sold_out": "Sorry, sold out (not enough cards left).",
+      "err.sold_out_fewer": "Only {remaining} left. Please choose fewer cards.",
       "err.limit_exceeded": "This would go over the limit of {limit} cards per person, counting what you already bought.",
       "err.not_on_sale": "This card is not on sale right now.",
       "err.order_expired": "The time to pay ran out. Please order again.",
@@ -139,11 +142,24 @@
     el("campaign_code").value = params.get("c") || "";
     quantity.addEventListener("change", renderTotal);
     el("checkout").addEventListener("submit", submit);
+    // A field's error goes as soon as the buyer changes that field.
+    FIELDS.forEach(function (name) {
+      const field = el(name);
+      if (!field) return;
+      field.addEventListener("input", function () { clearFieldError(name); });
+      field.addEventListener("change", function () { clearFieldError(name); });
+    });
     el("checkout").hidden = false;
   }
 
   function renderTotal() {
     if (drop) el("total").textContent = F.util.yen(drop.price_jpy * Number(el("quantity").value || 1));
+  }
+
+  function clearFieldError(name) {
+    if (!errors.fields[name]) return;
+    delete errors.fields[name];
+    renderErrors();
   }
 
   function renderErrors() {
@@ -242,6 +258,9 @@
       return { general: { key: "err.fields" }, fields: { wallet_address: { key: "field.wallet_address_required" } } };
     }
     if (code === "sold_out" || code === "not_on_sale") reloadDrop();
+    if (code === "sold_out" && drop.remaining > 0 && drop.remaining < Number(el("quantity").value)) {
+      return { general: { key: "err.sold_out_fewer", vars: { remaining: drop.remaining } } };
+    }
     if (["sold_out", "limit_exceeded", "not_on_sale", "order_expired", "payment_method_unavailable",
       "drop_not_found", "payment_provider_unavailable", "idempotency_key_reused"].includes(code)) {
       return { general: { key: "err." + code, vars: { limit: drop.per_buyer_limit } } };

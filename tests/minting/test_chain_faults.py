@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from eth_typing import HexStr
 from sqlalchemy import select
 from web3 import Web3
 
@@ -105,8 +106,9 @@ def test_stuck_transaction_gets_a_higher_fee_and_mints_once(pipeline: Pipeline) 
     sender = pipeline.sender(bump_after_seconds=0)
     _rpc(pipeline.chain, "evm_setAutomine", False)
     sender.send_batch()
-    result = sender.step()  # pending past its deadline: re-signed, same nonce, higher fees
+    result = sender.step()  # pending past its deadline: re-signed, same nonce, higher fees, stored
     assert result.bumps == 1
+    assert sender.step().rebroadcasts == 1  # the stored bump leaves only now, after its commit
     first, second = _attempts(pipeline)
     assert second.max_fee_per_gas * 100 >= first.max_fee_per_gas * 110
     assert second.max_priority_fee_per_gas * 100 >= first.max_priority_fee_per_gas * 110
@@ -116,6 +118,33 @@ def test_stuck_transaction_gets_a_higher_fee_and_mints_once(pipeline: Pipeline) 
     assert tx.mined_hash == second.tx_hash
     assert pipeline.card.total_supply() == 20
     _rpc(pipeline.chain, "evm_setAutomine", True)
+
+
+def test_a_pause_earlier_in_the_same_block_keeps_the_jobs_waiting(pipeline: Pipeline) -> None:
+    """Replayed at the block's start the batch succeeds; the state after the block says paused."""
+    pipeline.enqueue(5)
+    sender = pipeline.sender()
+    _rpc(pipeline.chain, "evm_setAutomine", False)
+    admin = pipeline.minter  # also the card's admin: its next nonce goes to the pause
+    nonce = pipeline.chain.w3.eth.get_transaction_count(admin.address, "pending")
+    pause = pipeline.card.contract.functions.pause().build_transaction(
+        {"from": admin.address, "gas": 100_000, "nonce": nonce}
+    )
+    signed_pause = admin.sign_transaction(dict(pause))  # type: ignore[arg-type]
+    pause_hash = pipeline.chain.w3.eth.send_raw_transaction(signed_pause.raw_transaction)
+    sender.send_batch()  # the nonce after the pause's: mined after it, in the same block
+    _rpc(pipeline.chain, "evm_mine")
+    _rpc(pipeline.chain, "evm_setAutomine", True)
+    receipt = pipeline.chain.w3.eth.get_transaction_receipt(HexStr(_attempts(pipeline)[0].tx_hash))
+    assert receipt["blockNumber"] == pipeline.chain.w3.eth.get_transaction_receipt(pause_hash)["blockNumber"]
+    assert receipt["status"] == 0
+    sender.step()
+    with pipeline.sessions() as session:
+        assert status_counts(session)["failed"] == 0
+        assert status_counts(session)["queued"] == 5
+    pipeline.card.unpause()
+    sender.drain()
+    assert pipeline.card.total_supply() == 5
 
 
 def test_minter_without_funds_waits_visibly_and_resumes_after_funding(pipeline: Pipeline) -> None:

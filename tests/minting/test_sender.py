@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from eth_abi.abi import encode
 from eth_utils.abi import function_signature_to_4byte_selector
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
+from minting import failpoints
 from minting.jobs import ConfirmedJob, FailedJob, NewJob, QueuedJob, SentJob, enqueue, job_state, status_counts
 from minting.sender import MintSender, SenderConfig, encode_mint_batch
-from minting.store import ChainTxRow, SignerNonceRow, TxAttemptRow
+from minting.store import ChainTxRow, MintJobRow, SignerNonceRow, TxAttemptRow
+from minting.worker import MintWorker
 from tests.minting.pipeline_fixtures import Pipeline, pipeline, recipient_for
 
 __all__ = ["pipeline"]
@@ -193,3 +197,70 @@ def test_a_partial_batch_waits_for_more_jobs_until_its_deadline(pipeline: Pipeli
     sent = later.send_batch()
     assert sent is not None
     assert sent[1] == 3
+
+
+def test_jobs_another_worker_claimed_meanwhile_are_not_sent_twice(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the claim's read runs outside the transaction: the claim itself must check."""
+    pipeline.enqueue(3)
+    real_hit = failpoints.hit
+
+    def another_worker_claims_order_2(name: str) -> None:
+        if name == "before_sign":
+            with pipeline.sessions.begin() as other:
+                other.execute(update(MintJobRow).where(MintJobRow.order_ref == "order-2").values(status="sent"))
+        real_hit(name)
+
+    monkeypatch.setattr(failpoints, "hit", another_worker_claims_order_2)
+    assert pipeline.sender().send_batch() is None
+    with pipeline.sessions() as session:
+        assert session.scalars(select(ChainTxRow.id)).all() == []  # nothing stored, so nothing sent
+        assert session.scalars(select(SignerNonceRow.next_nonce)).all() in ([], [0])  # no nonce spent
+        assert status_counts(session)["queued"] == 2
+
+
+def test_the_worker_outlives_a_database_error_outside_its_send_step(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = MintWorker(pipeline.sessions, pipeline.chain.w3, pipeline.minter, pipeline.card.contract.abi)
+    real_acquire = worker.lease.acquire
+    failures = iter([OperationalError("SELECT … FROM worker_leases", {}, Exception("database is locked"))])
+
+    def acquire_after_one_failure() -> bool:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real_acquire()
+
+    monkeypatch.setattr(worker.lease, "acquire", acquire_after_one_failure)
+    pipeline.enqueue(5)
+    thread, stop = worker.start_thread()
+    try:
+        deadline = time.monotonic() + 30
+        while pipeline.card.total_supply() < 5 and time.monotonic() < deadline and thread.is_alive():
+            stop.wait(0.05)
+        assert thread.is_alive()
+        assert pipeline.card.total_supply() == 5
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def test_a_batch_mixing_series_far_down_the_list_has_gas_enough(pipeline: Pipeline) -> None:
+    """Jobs of the last two of 40 soulbound series, queued turn about (two drops selling at
+    once): unsorted, each card made `mintBatch` walk the series list again and ran out of gas."""
+    firsts = [2_000_000 + 1_000 * k for k in range(39)]
+    for first in firsts:
+        pipeline.card.add_series(first, first + 99, soulbound=True)
+    jobs = [
+        NewJob(f"mixed-{index}", pipeline.card.address, firsts[-1 - index % 2] + index // 2, recipient_for(index))
+        for index in range(100)
+    ]
+    with pipeline.sessions.begin() as session:
+        enqueue(session, pipeline.chain.chain_id, jobs)
+    pipeline.sender(batch_size=100).drain()
+    with pipeline.sessions() as session:
+        assert status_counts(session)["confirmed"] == 100
+        assert session.scalars(select(ChainTxRow.status)).all() == ["confirmed"]  # one batch, not reverted
+    assert all(pipeline.card.owner_of(job.token_id) == job.recipient for job in jobs)
