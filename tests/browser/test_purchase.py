@@ -174,10 +174,14 @@ def test_over_the_per_person_limit_is_explained_in_japanese(browser: Browser, sh
 def test_validation_errors_show_next_to_their_field(browser: Browser, shop: Any) -> None:
     page = _phone(browser)
     _open_drop_from_town_page(page, shop)
+    expect(page.locator("#prefecture option").first).to_have_text("選択してください")
     page.get_by_role("button", name="購入する").click()  # nothing filled in: checked in the page
     expect(page.locator("#email-error")).to_contain_text("メールアドレスを正しく入力してください")
     expect(page.locator("#prefecture-error")).to_contain_text("都道府県を選んでください")
     expect(page.get_by_label("メールアドレス")).to_have_attribute("aria-invalid", "true")
+    page.get_by_label("お住まいの都道府県").select_option(label="北海道")  # fixing a field clears its error
+    expect(page.locator("#prefecture-error")).to_be_hidden()
+    expect(page.locator("#email-error")).to_contain_text("メールアドレスを正しく入力してください")
 
     _fill_checkout(page, "taro@example")  # no dot in the domain: only the server refuses it (422)
     page.get_by_role("button", name="購入する").click()
