@@ -55,6 +55,8 @@ log = logging.getLogger("furusato.minting.sender")
 
 #: Re-sent fees are at least this many percent of the last attempt's (nodes demand ≥ 110).
 MIN_BUMP_PERCENT = 110
+#: topic0 of ERC-721 `Transfer(address,address,uint256)`.
+TRANSFER_TOPIC = Web3.keccak(text="Transfer(address,address,uint256)").to_0x_hex()
 
 
 MINT_BATCH_SELECTOR = function_signature_to_4byte_selector("mintBatch(address[],uint256[])")
@@ -87,6 +89,8 @@ class Receipt:
     block_number: int
     block_hash: str
     gas_used: int
+    #: Token ids this transaction created (its Transfer events from the zero address).
+    minted_ids: frozenset[int] = frozenset()
 
     @classmethod
     def from_rpc(cls, raw: dict[str, Any]) -> Receipt:
@@ -105,6 +109,11 @@ class Receipt:
             block_number=quantity(field("blockNumber", "block_number")),
             block_hash=field("blockHash", "block_hash"),
             gas_used=quantity(field("gasUsed", "gas_used")),
+            minted_ids=frozenset(
+                int(log["topics"][3], 16)
+                for log in raw.get("logs", ())
+                if len(log["topics"]) == 4 and log["topics"][0] == TRANSFER_TOPIC and int(log["topics"][1], 16) == 0
+            ),
         )
 
 
@@ -399,6 +408,18 @@ class MintSender:
                 update(MintJobRow).where(MintJobRow.chain_tx_id == tx.id).values(status="mined", last_error=None)
             )
             result.mined_txs += 1
+            # An id the batch skipped existed already: done only if its owner is the job's
+            # recipient (a replay of an earlier batch), never because someone else holds it.
+            skipped = session.scalars(
+                select(MintJobRow).where(
+                    MintJobRow.chain_tx_id == tx.id, MintJobRow.token_id.not_in(receipt.minted_ids)
+                )
+            ).all()
+            for job in skipped:
+                owner = self._owner_of(job.contract, job.token_id)
+                if owner is None or owner != Web3.to_checksum_address(job.recipient):
+                    job.status = "failed"
+                    job.last_error = f"token {job.token_id} is owned by {owner}, not by the job's recipient"
             return
         # Reverted: the nonce is spent. Replaying the call on the block before says why.
         # Paused → the jobs wait (queued again; no batch is sent while the contract is

@@ -264,3 +264,17 @@ def test_a_batch_mixing_series_far_down_the_list_has_gas_enough(pipeline: Pipeli
         assert status_counts(session)["confirmed"] == 100
         assert session.scalars(select(ChainTxRow.status)).all() == ["confirmed"]  # one batch, not reverted
     assert all(pipeline.card.owner_of(job.token_id) == job.recipient for job in jobs)
+
+
+def test_a_job_whose_token_someone_else_holds_fails_instead_of_confirming(pipeline: Pipeline) -> None:
+    """`mintBatch` skips an id that exists: the job is done only if its recipient holds it."""
+    stranger = recipient_for(999)
+    pipeline.card.mint_batch([stranger], [7])  # issued outside the pipeline
+    jobs = pipeline.enqueue(10)
+    pipeline.sender().drain()
+    with pipeline.sessions() as session:
+        states = {job.token_id: job_state(session, job.order_ref) for job in jobs}
+    seventh = states.pop(7)
+    assert isinstance(seventh, FailedJob)
+    assert seventh.error == f"token 7 is owned by {stranger}, not by the job's recipient"
+    assert all(isinstance(state, ConfirmedJob) for state in states.values()), states
