@@ -404,10 +404,12 @@ class MintSender:
         tx.gas_used = receipt.gas_used
         if receipt.status == 1:
             tx.status = "mined"
-            session.execute(
+            marked = session.execute(
                 update(MintJobRow).where(MintJobRow.chain_tx_id == tx.id).values(status="mined", last_error=None)
             )
             result.mined_txs += 1
+            if marked.rowcount == len(receipt.minted_ids):  # type: ignore[attr-defined]
+                return  # every job's card was created by this transaction
             # An id the batch skipped existed already: done only if its owner is the job's
             # recipient (a replay of an earlier batch), never because someone else holds it.
             skipped = session.scalars(
