@@ -8,19 +8,22 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from backend.api.orders import IDEMPOTENCY_SCOPE
 from backend.app import create_app
 from backend.db import session_scope
-from backend.models import Order, Payment, WebhookEvent
+from backend.models import IdempotencyRecord, Order, Payment, WebhookEvent
 from backend.payments import card_events
+from backend.runtime import Runtime
+from backend.sales import idempotency
 from backend.sales.orders import PaymentResult, apply_payment
 from backend.sales.sweeper import OrderSweeper
 from minting.anvil import free_port
@@ -261,6 +264,46 @@ def test_an_unreachable_stripe_is_a_502_and_the_cards_go_back(tmp_path: Path) ->
         assert response.json()["error"]["code"] == "payment_provider_unavailable"
         assert API_KEY not in response.text
         assert _drop(client)["remaining"] == remaining
+
+        # A retry with the same Idempotency-Key starts afresh, not "still in progress".
+        body = {"drop_id": 1, "quantity": 1, "email": "again@example.com", "prefecture": "13", "payment_method": "card"}
+        for _ in range(2):
+            retried = client.post("/api/v1/orders", json=body, headers={"Idempotency-Key": "retry-me"})
+            assert retried.json()["error"]["code"] == "payment_provider_unavailable"
+        assert _drop(client)["remaining"] == remaining
+
+
+def test_a_card_order_abandoned_before_its_checkout_is_finished_by_a_retry(
+    client: TestClient, fake_stripe: FakeStripe
+) -> None:
+    """A crash between the reservation's commit and the checkout leaves the key in progress;
+    after a minute a retry with the same key creates the checkout for the same order."""
+    body = {"drop_id": 1, "quantity": 1, "email": "crash@example.com", "prefecture": "13", "payment_method": "card"}
+    first = client.post("/api/v1/orders", json=body, headers={"Idempotency-Key": "crash-1"}).json()
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    with session_scope(runtime.sessions) as db:  # as the crash left it: no checkout, key in progress
+        record = db.get(IdempotencyRecord, (IDEMPOTENCY_SCOPE, "crash-1"))
+        assert record is not None
+        idempotency.remember(
+            db,
+            runtime.vault,
+            IDEMPOTENCY_SCOPE,
+            "crash-1",
+            record.request_hash,
+            idempotency.IN_PROGRESS,
+            {**first, "checkout_url": None},
+        )
+        record.created_at = datetime.now(UTC) - idempotency.STALE_AFTER - timedelta(seconds=1)
+        db.execute(update(Order).where(Order.id == first["order_id"]).values(payment_data="{}"))
+
+    again = client.post("/api/v1/orders", json=body, headers={"Idempotency-Key": "crash-1"})
+
+    assert again.status_code == 201, again.text
+    assert again.json()["order_id"] == first["order_id"]
+    assert again.json()["checkout_url"] == first["checkout_url"]  # Stripe's idempotency: the same session
+    assert _state(client, first["order_id"])["status"] == "pending_payment"
+    replay = client.post("/api/v1/orders", json=body, headers={"Idempotency-Key": "crash-1"})
+    assert (replay.status_code, replay.json()["checkout_url"]) == (201, first["checkout_url"])
 
 
 def test_signature_helper_matches_the_stripe_library() -> None:
