@@ -251,7 +251,11 @@ def apply_parked_refunds(session: Session, now: datetime, limit: int = 100) -> i
     parked: list[tuple[str, Event, str]] = []
     for event_id, payload in reversed(rows):  # applied oldest first, like `_replay_parked`
         event: Event = json.loads(payload)
-        if intent := _stripe_id(_object(event).get("payment_intent")):
+        try:
+            intent = _stripe_id(_object(event).get("payment_intent"))
+        except InvalidEvent:  # stored before ids were checked: it can never be applied
+            continue
+        if intent:
             parked.append((event_id, event, intent))
     if not parked:
         return 0

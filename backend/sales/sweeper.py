@@ -89,13 +89,27 @@ class OrderSweeper:
         }
 
     def sweep(self) -> None:
-        """One round: expire what ran out, settle what the pipeline or the chain finished."""
+        """One round: expire what ran out, settle what the pipeline or the chain finished.
+
+        Each step is on its own: a node that is down stops the wallet step, not expiry; one
+        step's failure is logged and tried again next round."""
         now = datetime.now(UTC)
+        for step in (self._expire, self._apply_parked_refunds, self._settle_wallet_orders, self._settle_paid_orders):
+            try:
+                step(now)
+            except Exception as exc:  # database busy, node down: next round
+                log.warning("order sweep: %s failed: %s", step.__name__.lstrip("_"), _first_line(exc))
+
+    def _expire(self, now: datetime) -> None:
         with session_scope(self.sessions) as session:
             expire_due(session, now)
-        # Refunds parked while their payment's transaction was still open (card_events).
+
+    def _apply_parked_refunds(self, now: datetime) -> None:
+        """Refunds parked while their payment's transaction was still open (card_events)."""
         with session_scope(self.sessions) as session:
             apply_parked_refunds(session, now)
+
+    def _settle_wallet_orders(self, _now: datetime) -> None:
         chain_time = int(self.chain.w3.eth.get_block("latest")["timestamp"])
         with self.sessions() as session:
             due = wallet_orders_due(session, chain_time)
@@ -103,17 +117,20 @@ class OrderSweeper:
         if bought:
             with session_scope(self.sessions) as session:
                 settle_wallet_orders(session, bought)
+
+    def _settle_paid_orders(self, now: datetime) -> None:
         with session_scope(self.sessions) as session:
             for order in session.scalars(select(Order).where(Order.id.in_(orders_to_settle(session)))).all():
                 refresh(session, order, now)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            try:
-                self.sweep()
-            except Exception as exc:  # database busy, node down: next round
-                log.warning("order sweep failed: %s", str(exc).splitlines()[0][:160] if str(exc) else exc)
+            self.sweep()
             stop.wait(self.every)
 
     def start_thread(self) -> LoopThread:
         return start_loop(self.run, "order-sweeper")
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__

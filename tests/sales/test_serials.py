@@ -492,3 +492,24 @@ def test_the_sweeper_finds_the_order_that_moved_among_many_that_did_not(
         session.execute(update(MintJobRow).where(MintJobRow.order_ref.startswith(moved)).values(status="failed"))
     with runtime.sessions() as session:
         assert orders_to_settle(session, limit=1) == [moved]
+
+
+def test_one_failing_sweeper_step_does_not_stop_the_others(
+    make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The node is down: the wallet step fails, and paid orders are still brought up to date."""
+    client = make_client(mint_worker=False)
+    created = client.post("/api/v1/orders", json=order_body(email="sweep@example.jp")).json()
+    assert client.post(f"/api/v1/orders/{created['order_id']}/demo-pay", headers=bearer(created)).status_code == 200
+    runtime = runtime_of(client)
+    with session_scope(runtime.sessions) as session:
+        session.execute(update(MintJobRow).values(status="failed", last_error="mintBatch reverted: test"))
+
+    def node_down(_self: OrderSweeper, _now: datetime) -> None:
+        raise ConnectionError("node down")
+
+    monkeypatch.setattr(OrderSweeper, "_settle_wallet_orders", node_down)
+    OrderSweeper(runtime.sessions, runtime.chain).sweep()
+    with runtime.sessions() as session:
+        assert session.get(Order, created["order_id"]).status == "failed"  # type: ignore[union-attr]
+    assert "failed: node down" in caplog.text
