@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     mint_worker: bool = Field(default=True, description="Run the mint worker inside `furusato run`")
     mint_batch_size: int = Field(default=100, ge=1, le=300, description="Cards per mintBatch")
     mint_confirmations: int = Field(default=0, ge=0, description="Blocks on top before a mint counts")
+    mint_max_fee_gwei: float | None = Field(
+        default=None, gt=0, description="Ceiling on a mint transaction's maxFeePerGas, in gwei (unset: none)"
+    )
     signer_key: SecretStr | None = Field(default=None, description="Voucher signer; dev chains use the minter's")
     order_ttl_seconds: int = Field(default=900, ge=1, description="How long an unpaid order holds its cards")
     order_rate_per_minute: int = Field(

@@ -101,7 +101,11 @@ def open_database(settings: Settings) -> Engine:
 
 def build_worker(settings: Settings, sessions: sessionmaker[Session], chain: Chain) -> MintWorker:
     """A mint worker for the configured minter key (dev chains: the deployer's account)."""
-    config = SenderConfig(batch_size=settings.mint_batch_size, confirmations=settings.mint_confirmations)
+    config = SenderConfig(
+        batch_size=settings.mint_batch_size,
+        confirmations=settings.mint_confirmations,
+        max_fee_per_gas=int(settings.mint_max_fee_gwei * 10**9) if settings.mint_max_fee_gwei else None,
+    )
     return MintWorker(sessions, chain.w3, load_signer(chain), compile_contracts()["ResidentCard"].abi, config)
 
 

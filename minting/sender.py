@@ -129,6 +129,9 @@ class SenderConfig:
     bump_after_seconds: float = 30.0
     bump_percent: int = 125
     rebroadcast_after_seconds: float = 5.0
+    #: Ceiling on maxFeePerGas in wei (None: none). Bumps stop there: a fee spike then makes
+    #: the batch wait, visibly, instead of paying without limit.
+    max_fee_per_gas: int | None = None
 
     def __post_init__(self) -> None:
         if self.bump_percent < MIN_BUMP_PERCENT:
@@ -230,7 +233,13 @@ class MintSender:
         """(maxFeePerGas, maxPriorityFeePerGas) for a new transaction."""
         base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
         tip = int(self.w3.eth.max_priority_fee)
-        return 2 * base_fee + tip, tip
+        return self._capped(2 * base_fee + tip, tip)
+
+    def _capped(self, fee: int, tip: int) -> tuple[int, int]:
+        """(fee, tip) within `max_fee_per_gas`; the tip never above the fee."""
+        if self.config.max_fee_per_gas is not None:
+            fee = min(fee, self.config.max_fee_per_gas)
+        return fee, min(tip, fee)
 
     def _rpc(self, method: str, params: list[Any]) -> Any:
         """A raw JSON-RPC call. The hot path skips web3's result formatters, which cost ~90 ms
@@ -508,17 +517,23 @@ class MintSender:
                 return None
             raise
 
-    def _bump(self, session: Session, tx: ChainTxRow, last: TxAttemptRow) -> None:
-        """reprice: the same nonce and call, fees raised by `bump_percent` (≥ 10 %), stored."""
+    def _bump(self, session: Session, tx: ChainTxRow, last: TxAttemptRow) -> bool:
+        """reprice: the same nonce and call, fees raised by `bump_percent` (≥ 10 %), stored.
+        False when the ceiling leaves no room for a 10 % raise (nodes refuse less)."""
         market_fee, market_tip = self._fees()
         percent = self.config.bump_percent
-        fee = max(market_fee, -(-last.max_fee_per_gas * percent // 100))
-        tip = max(market_tip, -(-last.max_priority_fee_per_gas * percent // 100))
+        fee, tip = self._capped(
+            max(market_fee, _raised(last.max_fee_per_gas, percent)),
+            max(market_tip, _raised(last.max_priority_fee_per_gas, percent)),
+        )
+        least_fee = _raised(last.max_fee_per_gas, MIN_BUMP_PERCENT)
+        if fee < least_fee or tip < _raised(last.max_priority_fee_per_gas, MIN_BUMP_PERCENT):
+            return False
         jobs = session.scalars(
             select(MintJobRow).where(MintJobRow.chain_tx_id == tx.id).order_by(MintJobRow.token_id)
         ).all()
         if not jobs:  # its jobs went to another transaction: nothing left to reprice
-            return
+            return False
         signed = self._sign(
             jobs[0].contract, [job.recipient for job in jobs], [job.token_id for job in jobs], tx.nonce, (fee, tip)
         )
@@ -531,6 +546,7 @@ class MintSender:
                 max_priority_fee_per_gas=tip,
             )
         )
+        return True
 
     def track(self, result: StepResult) -> None:
         """Stage 1 (module docstring): receipts, rebroadcasts, fee bumps, nonce-too-low."""
@@ -566,9 +582,13 @@ class MintSender:
                 elif age.total_seconds() >= self.config.bump_after_seconds:
                     # Stored now and sent next round, once committed: a hash we never
                     # recorded must never reach the node (it could mine untracked).
-                    self._bump(session, tx, last)
-                    tx.last_broadcast_at = None
-                    result.bumps += 1
+                    if self._bump(session, tx, last):
+                        tx.last_broadcast_at = None
+                        result.bumps += 1
+                    else:
+                        result.waiting_reason = (
+                            f"nonce {tx.nonce} waits: fees are at the ceiling of {self.config.max_fee_per_gas} wei"
+                        )
                     continue
                 if raw is None:
                     continue
@@ -672,3 +692,8 @@ class MintSender:
                 return
             time.sleep(poll)
         raise TimeoutError(f"mint jobs still open after {timeout} s")
+
+
+def _raised(value: int, percent: int) -> int:
+    """`value` raised to `percent` %, rounded up (a node compares the exact 110 %)."""
+    return -(-value * percent // 100)

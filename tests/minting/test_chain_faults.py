@@ -120,6 +120,27 @@ def test_stuck_transaction_gets_a_higher_fee_and_mints_once(pipeline: Pipeline) 
     _rpc(pipeline.chain, "evm_setAutomine", True)
 
 
+def test_fee_bumps_stop_at_the_ceiling_and_say_so(pipeline: Pipeline) -> None:
+    pipeline.enqueue(5)
+    market_fee, _tip = pipeline.sender()._fees()
+    ceiling = market_fee * 12 // 10  # room for one raise of at least 10 %, not two
+    sender = pipeline.sender(bump_after_seconds=0, max_fee_per_gas=ceiling)
+    _rpc(pipeline.chain, "evm_setAutomine", False)
+    sender.send_batch()
+    assert sender.step().bumps == 1  # raised to the ceiling, stored
+    assert sender.step().rebroadcasts == 1  # and sent
+    stuck = sender.step()
+    assert stuck.bumps == 0
+    assert stuck.waiting_reason is not None
+    assert "ceiling" in stuck.waiting_reason
+    first, second = _attempts(pipeline)
+    assert (first.max_fee_per_gas, second.max_fee_per_gas) == (market_fee, ceiling)
+    _rpc(pipeline.chain, "evm_mine")
+    _rpc(pipeline.chain, "evm_setAutomine", True)
+    sender.drain()
+    assert pipeline.card.total_supply() == 5
+
+
 def test_a_pause_earlier_in_the_same_block_keeps_the_jobs_waiting(pipeline: Pipeline) -> None:
     """Replayed at the block's start the batch succeeds; the state after the block says paused."""
     pipeline.enqueue(5)
