@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -177,20 +177,7 @@ def _signed_in(session: Session, authorization: str | None, now: datetime) -> Ho
 def _public(card: HeldCard, public_url: str) -> HeldCardPublic:
     token_url = f"{public_url}/api/v1/tokens/{card.contract}/{card.token_id}"
     return HeldCardPublic(
-        chain_id=card.chain_id,
-        contract=card.contract,
-        token_id=card.token_id,
-        number=card.token_id,
-        drop_id=card.drop_id,
-        title_ja=card.title_ja,
-        title_en=card.title_en,
-        town_ja=card.town_ja,
-        town_en=card.town_en,
-        status=card.status,
-        owner=card.owner,
-        custodial=card.custodial,
-        metadata_url=token_url,
-        image_url=f"{token_url}/image.svg",
+        **asdict(card), number=card.token_id, metadata_url=token_url, image_url=f"{token_url}/image.svg"
     )
 
 
