@@ -15,12 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from web3 import Web3
 
-from minting.store import ChainTxRow, MintJobRow
+from minting.store import ChainTxRow, MintJobRow, insert_for
 
 STATUSES = ("queued", "sent", "mined", "confirmed", "failed")
 
@@ -100,7 +98,7 @@ def enqueue(session: Session, chain_id: int, jobs: Iterable[NewJob]) -> int:
     ]
     if not rows:
         return 0
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = insert_for(session)
     statement = insert(MintJobRow).values(rows).on_conflict_do_nothing()
     result = session.execute(statement.execution_options(preserve_rowcount=True))  # PostgreSQL: else -1
     return int(getattr(result, "rowcount", 0) or 0)

@@ -22,7 +22,9 @@ higher; `signer_nonces (31337, 0xf39F…) next_nonce=13`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -36,11 +38,20 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def insert_for(session: Session) -> Callable[[Any], PostgresInsert | SqliteInsert]:
+    """`insert` of the session's dialect: the one with ON CONFLICT clauses (upserts, skips)."""
+    return postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 class MintingBase(DeclarativeBase):

@@ -18,11 +18,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from backend.models import Holder
+from minting.store import insert_for
 
 NONCE_BYTES = 12
 
@@ -79,7 +78,7 @@ def ensure_holder(session: Session, vault: Vault, email: str) -> Holder:
         "encrypted_key": vault.encrypt(bytes(account.key), account.address.encode()),
         "key_id": vault.key_id,
     }
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = insert_for(session)
     session.execute(insert(Holder).values(**values).on_conflict_do_nothing(index_elements=["email"]))
     holder = session.scalar(select(Holder).where(Holder.email == email))
     assert holder is not None  # inserted now or by a concurrent transaction that committed

@@ -29,8 +29,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from backend.models import Order, Payment, WebhookEvent
@@ -42,6 +40,7 @@ from backend.sales.orders import (
     expire,
     record_refund,
 )
+from minting.store import insert_for
 
 log = logging.getLogger("furusato.payments")
 
@@ -112,7 +111,7 @@ def _order_id(session: Session, event_type: str, obj: dict[str, Any]) -> str | N
 
 def _claim(session: Session, event: Event, order_id: str | None, payload: str, now: datetime) -> bool:
     """Insert the event's row; False if it is there already (a duplicate delivery)."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = insert_for(session)
     result = session.execute(
         insert(WebhookEvent)
         .values(

@@ -23,8 +23,6 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from backend.bearer import hash_secret, new_secret
@@ -39,7 +37,7 @@ from backend.sales.stock import (
     uncount_buyer,
 )
 from minting.jobs import NewJob, enqueue
-from minting.store import ChainTxRow, MintJobRow, TokenOwnerRow, TokenTransferRow
+from minting.store import ChainTxRow, MintJobRow, TokenOwnerRow, TokenTransferRow, insert_for
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
@@ -285,7 +283,7 @@ def apply_payment(
     """
     if amount_jpy != order.amount_jpy:
         raise OrderRefused("amount_mismatch", f"Paid {amount_jpy} yen for an order of {order.amount_jpy} yen.")
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = insert_for(session)
     recorded = session.execute(
         insert(Payment)
         .values(

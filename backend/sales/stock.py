@@ -9,11 +9,10 @@ Per-buyer counts are an upsert guarded the same way.
 from __future__ import annotations
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from backend.models import BuyerCount, Drop, DropSerial, FreeSerial
+from minting.store import insert_for
 
 
 def take_stock(session: Session, drop_id: int, quantity: int) -> bool:
@@ -98,8 +97,7 @@ def count_buyer(session: Session, drop_id: int, buyer: str, quantity: int, limit
     """Add `quantity` to the buyer's count unless that would pass `limit`; False if it would."""
     if quantity > limit:
         return False
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(BuyerCount).values(drop_id=drop_id, buyer=buyer, count=quantity)
+    statement = insert_for(session)(BuyerCount).values(drop_id=drop_id, buyer=buyer, count=quantity)
     statement = statement.on_conflict_do_update(
         index_elements=["drop_id", "buyer"],
         set_={"count": BuyerCount.count + statement.excluded.count},
