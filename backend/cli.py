@@ -26,7 +26,7 @@ import typer
 from pydantic import ValidationError
 
 from backend.config import Settings
-from minting.errors import ChainLayerError, CompilationFailed
+from minting.errors import ChainLayerError, CompilationFailed, first_line
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -89,7 +89,7 @@ def guarded(action: Callable[[], T]) -> T:
             typer.echo(line, err=True)
         fail(f"compilation failed with {len(exc.errors)} error(s)")
     except (ChainLayerError, StartupError) as exc:
-        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        fail(first_line(exc, limit=None))
 
 
 def _port_free(host: str, port: int) -> bool:

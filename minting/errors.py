@@ -26,6 +26,13 @@ from __future__ import annotations
 from typing import Any
 
 
+def first_line(exc: BaseException, limit: int | None = 160) -> str:
+    """The first line of `exc`'s message, cut to `limit` (its type's name if it has none): what
+    a loop that retries logs, without a node's or a driver's multi-line dump (`None`: uncut)."""
+    text = str(exc)
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
 class ChainLayerError(Exception):
     """Root of every error raised by `minting`."""
 

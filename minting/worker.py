@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
+from minting.errors import first_line
 from minting.indexer import Indexer
 from minting.jobs import status_counts
 from minting.sender import MintSender, SenderConfig
@@ -155,7 +156,7 @@ class MintWorker:
                         on_progress(Progress(counts, rate, waiting))
                         confirmed_before, since = counts["confirmed"], time.monotonic()
                 except Exception as exc:  # retried next round; the state is in the database
-                    waiting = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+                    waiting = f"{type(exc).__name__}: {first_line(exc, 120)}"
                     log.warning("mint worker round failed: %s", waiting)
                     stop.wait(1.0)
                     continue
@@ -185,7 +186,7 @@ class IndexerWorker:
             try:
                 step = self.indexer.step()
             except Exception as exc:  # node down, database busy: the cursor is in the database
-                log.warning("indexer round failed: %s", str(exc).splitlines()[0][:160] if str(exc) else exc)
+                log.warning("indexer round failed: %s", first_line(exc))
                 stop.wait(1.0)
                 continue
             if step.caught_up:

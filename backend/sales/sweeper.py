@@ -17,6 +17,7 @@ from backend.payments.card_events import apply_parked_refunds
 from backend.sales.drops import card_client
 from backend.sales.orders import expire_due, refresh, settle_wallet_orders, wallet_orders_due
 from minting.chains import Chain
+from minting.errors import first_line
 from minting.store import MintJobRow, TokenOwnerRow
 from minting.worker import LoopThread, start_loop
 
@@ -98,7 +99,7 @@ class OrderSweeper:
             try:
                 step(now)
             except Exception as exc:  # database busy, node down: next round
-                log.warning("order sweep: %s failed: %s", step.__name__.lstrip("_"), _first_line(exc))
+                log.warning("order sweep: %s failed: %s", step.__name__.lstrip("_"), first_line(exc))
 
     def _expire(self, now: datetime) -> None:
         with session_scope(self.sessions) as session:
@@ -130,7 +131,3 @@ class OrderSweeper:
 
     def start_thread(self) -> LoopThread:
         return start_loop(self.run, "order-sweeper")
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
