@@ -20,6 +20,7 @@ from backend.config import Settings
 from backend.db import make_engine, make_session_factory, migrate, ping, session_scope
 from backend.holders.custody import Vault
 from backend.payments.base import HostedCheckout
+from backend.sales.drops import card_artifact
 from backend.sales.sweeper import OrderSweeper
 from backend.seed import seed_demo
 from minting.chains import Chain, connect
@@ -106,7 +107,7 @@ def build_worker(settings: Settings, sessions: sessionmaker[Session], chain: Cha
         confirmations=settings.mint_confirmations,
         max_fee_per_gas=int(settings.mint_max_fee_gwei * 10**9) if settings.mint_max_fee_gwei else None,
     )
-    return MintWorker(sessions, chain.w3, load_signer(chain), compile_contracts()["ResidentCard"].abi, config)
+    return MintWorker(sessions, chain.w3, load_signer(chain), card_artifact().abi, config)
 
 
 def build_indexer(sessions: sessionmaker[Session], chain: Chain, manifest: Manifest) -> IndexerWorker:
@@ -116,7 +117,7 @@ def build_indexer(sessions: sessionmaker[Session], chain: Chain, manifest: Manif
         sessions,
         chain.w3,
         [contract.address for contract in contracts],
-        compile_contracts()["ResidentCard"].abi,
+        card_artifact().abi,
         name=f"transfers-{manifest.chain_id}",
         start_block=min(contract.block_number for contract in contracts),
     )

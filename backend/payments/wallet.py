@@ -14,7 +14,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from minting.compiler import compile_contracts
+from backend.sales.drops import card_artifact
 from minting.resident_card import ResidentCardClient
 from minting.signing import Domain, Voucher, sign_voucher
 
@@ -27,7 +27,7 @@ def order_ref(order_id: str) -> bytes:
 @lru_cache(maxsize=64)
 def _domain(w3: Web3, contract: str) -> Domain:
     """The card contract's EIP-712 domain, read once per contract (it never changes)."""
-    return ResidentCardClient.at(w3, compile_contracts()["ResidentCard"], contract).domain()
+    return ResidentCardClient.at(w3, card_artifact(), contract).domain()
 
 
 def vouchers_for(

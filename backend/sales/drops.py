@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Select, select
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import Drop, DropSerial, Municipality
 from minting.chains import Chain
-from minting.compiler import compile_contracts
+from minting.compiler import Artifact, compile_contracts
 from minting.resident_card import ResidentCardClient
 
 
@@ -37,8 +38,15 @@ class DropTerms:
     payment_methods: str = "demo,card,wallet"
 
 
+@cache
+def card_artifact() -> Artifact:
+    """The compiled ResidentCard, read once per process: each `compile_contracts()` hashes the
+    sources and reads the artifacts again (about 5 ms), and they do not change under a server."""
+    return compile_contracts()["ResidentCard"]
+
+
 def card_client(chain: Chain, contract: str, account: LocalAccount | None = None) -> ResidentCardClient:
-    return ResidentCardClient.at(chain.w3, compile_contracts()["ResidentCard"], contract, account)
+    return ResidentCardClient.at(chain.w3, card_artifact(), contract, account)
 
 
 def next_free_token_id(card: ResidentCardClient) -> int:
