@@ -21,6 +21,7 @@ import requests
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import ARTIFACTS_DIR
+from tests.holders.conftest import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.anvil]
 
@@ -134,8 +135,10 @@ def test_purchase_then_my_card_from_the_emailed_link(browser: Browser, shop: Any
     page.get_by_role("button", name="ログイン用のリンクを送る").click()
     expect(page.locator("#signin-message")).to_contain_text("メールを送信しました")
 
-    mails = sorted((data_dir / "mail").glob("*.eml"), key=lambda p: p.stat().st_mtime)
-    assert mails, "no mail written"
+    # The server answers first and writes the mail just after (a background task): await it.
+    mails = wait_for(
+        lambda: sorted((data_dir / "mail").glob("*.eml"), key=lambda p: p.stat().st_mtime), 30, "the sign-in mail"
+    )
     message = email.message_from_bytes(mails[-1].read_bytes(), policy=default_policy)
     assert "jiro@example.jp" in str(message["To"])
     bodies = [part.get_content() for part in message.walk() if part.get_content_maintype() == "text"]
