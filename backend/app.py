@@ -10,12 +10,17 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from backend.api import drops, health, holders, municipalities, orders, payments, tokens
-from backend.bodylimit import BodySizeLimit
-from backend.config import Settings, get_settings
-from backend.errors import install_error_handlers
-from backend.ratelimit import RateLimiter
+from backend.core import health
+from backend.core.bodylimit import BodySizeLimit
+from backend.core.config import Settings, get_settings
+from backend.core.errors import install_error_handlers
+from backend.core.ratelimit import RateLimiter
+from backend.holders import router as holders
+from backend.metadata import router as metadata
+from backend.payments import router as payments
 from backend.runtime import Runtime, open_runtime
+from backend.sales import router as sales
+from backend.towns import router as towns
 
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend_static"
 
@@ -50,11 +55,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
     app.include_router(health.router)
-    app.include_router(municipalities.router)
-    app.include_router(drops.router)
-    app.include_router(orders.router)
+    app.include_router(towns.router)
+    app.include_router(sales.router)
     app.include_router(payments.router)
-    app.include_router(tokens.router)
+    app.include_router(metadata.router)
     app.include_router(holders.router)
     app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="pages")
     return app

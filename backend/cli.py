@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 from pydantic import ValidationError
 
-from backend.config import Settings
+from backend.core.config import Settings
 from minting.errors import ChainLayerError, CompilationFailed, first_line
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ def worker(
         typer.echo(("\r" if interactive else "") + progress.line(), nl=not interactive)
 
     try:
-        from backend.db import make_session_factory
+        from backend.core.db import make_session_factory
 
         sessions = make_session_factory(engine)
         mint_worker = guarded(lambda: build_worker(settings, sessions, connected))
@@ -288,9 +288,10 @@ def seed_demo(chain: ChainOption = None, data_dir: DataDirOption = None, databas
     """Create the demo town (星川町) and its card drop if they are missing (deploys first if needed)."""
     from sqlalchemy import select
 
-    from backend.models import Drop, Municipality
     from backend.runtime import open_runtime
-    from backend.seed import DEMO_TOWN
+    from backend.sales.models import Drop
+    from backend.towns.demo import DEMO_TOWN
+    from backend.towns.models import Municipality
 
     settings = build_settings(chain=chain, data_dir=data_dir, database_url=database_url, demo_mode=True, seed_demo=True)
     runtime = guarded(lambda: open_runtime(settings))

@@ -16,13 +16,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.config import Settings
-from backend.db import make_engine, make_session_factory, migrate, ping, session_scope
+from backend.core.config import Settings
+from backend.core.db import make_engine, make_session_factory, migrate, ping, session_scope
 from backend.holders.custody import Vault
 from backend.payments.base import HostedCheckout
 from backend.sales.drops import card_artifact
 from backend.sales.sweeper import OrderSweeper
-from backend.seed import seed_demo
+from backend.towns.demo import seed_demo
 from minting.chains import Chain, connect
 from minting.compiler import compile_contracts
 from minting.deploy import MANIFEST_FILE, Manifest, ensure_deployed

@@ -16,7 +16,7 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from backend.config import Settings
+from backend.core.config import Settings
 from minting.anvil import free_port
 from minting.chains import Chain, connect
 from minting.compiler import CompiledTree, compile_contracts

@@ -13,8 +13,10 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from backend.models import Drop, Holder, Municipality, Order
+from backend.holders.models import Holder
+from backend.sales.models import Drop, Order
 from backend.sales.orders import card_ids, refresh
+from backend.towns.models import Municipality
 from minting.store import TokenOwnerRow
 
 #: Orders whose cards exist or are on their way.

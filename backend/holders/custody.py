@@ -20,7 +20,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.models import Holder
+from backend.holders.models import Holder
 from minting.store import insert_for
 
 NONCE_BYTES = 12

@@ -29,9 +29,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 from web3.types import Nonce, TxParams
 
-from backend.config import Settings
+from backend.core.config import Settings
 from backend.holders.custody import Vault, holder_account
-from backend.models import Holder
+from backend.holders.models import Holder
 from backend.sales.drops import card_client
 from minting.chains import Chain
 from minting.client import role_id

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from backend.bearer import hash_secret, new_secret
+from backend.core.bearer import hash_secret, new_secret
 from backend.holders.custody import normalise_email
-from backend.models import Holder, SignInToken
+from backend.holders.models import Holder, SignInToken
 
 LINK_TTL = timedelta(minutes=30)
 SESSION_TTL = timedelta(days=30)

@@ -20,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
-from backend.models import Drop, Municipality, Order, OrderCard
+from backend.sales.models import Drop, Order, OrderCard
 from backend.sales.orders import aware, job_ref
+from backend.towns.models import Municipality
 from minting.indexer import owner_of
 from minting.store import MintJobRow
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from backend.models import Drop, Municipality, Order
+from backend.sales.models import Drop, Order
+from backend.towns.models import Municipality
 
 
 @dataclass(frozen=True)

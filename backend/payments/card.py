@@ -14,9 +14,10 @@ from typing import Any
 
 import stripe
 
-from backend.config import Settings
-from backend.models import Drop, Municipality, Order
+from backend.core.config import Settings
 from backend.payments.base import CheckoutStarted, CheckoutUnavailable
+from backend.sales.models import Drop, Order
+from backend.towns.models import Municipality
 
 log = logging.getLogger("furusato.payments")
 

@@ -31,7 +31,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from backend.models import Order, Payment, WebhookEvent
+from backend.payments.models import Payment, WebhookEvent
+from backend.sales.models import Order
 from backend.sales.orders import (
     ORDER_ID_PATTERN,
     OrderRefused,

@@ -14,7 +14,8 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from backend.models import Drop, DropSerial, Municipality
+from backend.sales.models import Drop, DropSerial
+from backend.towns.models import Municipality
 from minting.chains import Chain
 from minting.compiler import Artifact, compile_contracts
 from minting.resident_card import ResidentCardClient

@@ -15,7 +15,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from backend.holders.custody import Vault
-from backend.models import IdempotencyRecord
+from backend.sales.models import IdempotencyRecord
 from backend.sales.orders import aware
 
 #: A record whose answer is still being prepared (e.g. a checkout being created).

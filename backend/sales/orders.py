@@ -25,8 +25,9 @@ from enum import Enum
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from backend.bearer import hash_secret, new_secret
-from backend.models import Drop, Order, OrderCard, Payment
+from backend.core.bearer import hash_secret, new_secret
+from backend.payments.models import Payment
+from backend.sales.models import Drop, Order, OrderCard
 from backend.sales.stock import (
     buyer_keys,
     count_buyer,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from backend.models import BuyerCount, Drop, DropSerial, FreeSerial
+from backend.sales.models import BuyerCount, Drop, DropSerial, FreeSerial
 from minting.store import insert_for
 
 

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db import session_scope
-from backend.models import Drop, Order, OrderCard
+from backend.core.db import session_scope
 from backend.payments.card_events import apply_parked_refunds
 from backend.sales.drops import card_client
+from backend.sales.models import Drop, Order, OrderCard
 from backend.sales.orders import expire_due, refresh, settle_wallet_orders, wallet_orders_due
 from minting.chains import Chain
 from minting.errors import first_line

@@ -29,7 +29,7 @@ from web3 import Web3
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
-from backend.db import make_engine, make_session_factory, migrate  # noqa: E402
+from backend.core.db import make_engine, make_session_factory, migrate  # noqa: E402  # noqa: E402
 from minting.anvil import AnvilNode  # noqa: E402
 from minting.chains import Chain, connect  # noqa: E402
 from minting.compiler import compile_contracts  # noqa: E402

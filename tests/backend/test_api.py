@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 from backend.app import create_app
-from backend.bodylimit import MAX_BODY_BYTES
-from backend.config import Settings
-from backend.db import session_scope
-from backend.models import Municipality
+from backend.core.bodylimit import MAX_BODY_BYTES
+from backend.core.config import Settings
+from backend.core.db import session_scope
+from backend.towns.models import Municipality
 
 pytestmark = pytest.mark.chain
 

@@ -9,7 +9,7 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from backend.db import Base, make_engine, migrate
+from backend.core.db import Base, make_engine, migrate
 from minting.store import MintingBase
 
 

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
 
 from backend.app import create_app
-from backend.config import Settings
-from backend.db import Base, alembic_config, make_engine, migrate
+from backend.core.config import Settings
+from backend.core.db import Base, alembic_config, make_engine, migrate
 from minting.store import MintingBase
 
 pytestmark = [pytest.mark.postgres, pytest.mark.chain]

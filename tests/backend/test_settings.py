@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from backend.config import PLACEHOLDER_SECRET, Settings, get_settings
+from backend.core.config import PLACEHOLDER_SECRET, Settings, get_settings
 
 
 def test_defaults_are_the_embedded_demo() -> None:

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.app import create_app
-from backend.config import Settings
+from backend.core.config import Settings
 
 POLL_SECONDS = 0.05
 MINT_TIMEOUT_SECONDS = 60.0

@@ -13,12 +13,12 @@ from eth_account import Account
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from backend.bearer import hash_secret
+from backend.core.bearer import hash_secret
+from backend.core.schemas import MAX_TOKEN_ID
 from backend.holders.custody import holder_account
+from backend.holders.models import Holder, SignInToken
 from backend.holders.signin import exchange_link
-from backend.models import Holder, SignInToken
 from backend.runtime import Runtime
-from backend.schemas import MAX_TOKEN_ID
 from minting.compiler import compile_contracts
 from minting.keys import load_signer
 from minting.resident_card import ResidentCardClient

@@ -14,12 +14,12 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from backend.config import Settings
-from backend.db import make_engine, make_session_factory, migrate
-from backend.holders import mail
+from backend.core import mail
+from backend.core.config import Settings
+from backend.core.db import make_engine, make_session_factory, migrate
+from backend.core.ratelimit import RateLimiter
 from backend.holders.custody import Vault, ensure_holder, holder_account
-from backend.models import Holder
-from backend.ratelimit import RateLimiter
+from backend.holders.models import Holder
 
 
 def test_custodial_keys_are_stored_encrypted_and_the_vault_hides_its_key(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from backend.app import create_app
-from backend.config import Settings
-from backend.db import session_scope
+from backend.core.config import Settings
+from backend.core.db import session_scope
 from minting.store import MintJobRow, TokenOwnerRow
 
 pytestmark = pytest.mark.chain

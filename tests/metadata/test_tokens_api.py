@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.app import create_app
-from backend.config import Settings
+from backend.core.config import Settings
 from backend.metadata.card import town_url
 from backend.metadata.image import qr_path
 from minting.compiler import compile_contracts

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
-from backend.db import make_engine, make_session_factory, migrate
+from backend.core.db import make_engine, make_session_factory, migrate
 from minting.anvil import AnvilNode
 from minting.chains import Chain, connect
 from minting.compiler import CompiledTree

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from backend.db import make_engine, make_session_factory
+from backend.core.db import make_engine, make_session_factory
 from minting.anvil import free_port
 from minting.chains import connect
 from minting.compiler import CompiledTree

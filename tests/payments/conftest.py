@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from backend.app import create_app
-from backend.config import Settings
+from backend.core.config import Settings
 from tests.payments.fake_stripe import FakeStripe
 
 API_KEY = "sk_test_fake_" + "0" * 24

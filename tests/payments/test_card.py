@@ -17,14 +17,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from backend.api.orders import IDEMPOTENCY_SCOPE
 from backend.app import create_app
-from backend.db import session_scope
-from backend.models import IdempotencyRecord, Order, Payment, WebhookEvent
+from backend.core.db import session_scope
 from backend.payments import card_events
+from backend.payments.models import Payment, WebhookEvent
 from backend.runtime import Runtime
 from backend.sales import idempotency
+from backend.sales.models import IdempotencyRecord, Order
 from backend.sales.orders import PaymentResult, apply_payment
+from backend.sales.router import IDEMPOTENCY_SCOPE
 from backend.sales.sweeper import OrderSweeper
 from minting.anvil import free_port
 from minting.store import MintJobRow

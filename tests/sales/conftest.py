@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from web3.types import TxReceipt
 
 from backend.app import create_app
-from backend.config import Settings
-from backend.models import BuyerCount, Drop, DropSerial, Order, Payment
+from backend.core.config import Settings
+from backend.payments.models import Payment
 from backend.runtime import Runtime
+from backend.sales.models import BuyerCount, Drop, DropSerial, Order
 from minting.resident_card import ResidentCardClient
 from minting.signing import Voucher
 

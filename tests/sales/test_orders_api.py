@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from web3 import Web3
 
-from backend.models import Order
-from backend.schemas import MAX_ROW_ID
+from backend.core.schemas import MAX_ROW_ID
+from backend.sales.models import Order
 from minting.store import MintJobRow
 from tests.sales.conftest import bearer, order_body, runtime_of, snapshot
 

@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from backend.db import session_scope
-from backend.models import BuyerCount, Drop, DropSerial, FreeSerial, Order, OrderCard, Payment
+from backend.core.db import session_scope
+from backend.payments.models import Payment
 from backend.runtime import Runtime, build_indexer
+from backend.sales.models import BuyerCount, Drop, DropSerial, FreeSerial, Order, OrderCard
 from backend.sales.orders import (
     PaymentResult,
     apply_payment,

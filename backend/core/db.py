@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,9 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from backend.sqlite_writes import WriteQueuedConnection
+from backend.core.sqlite_writes import WriteQueuedConnection
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 class Base(DeclarativeBase):
@@ -81,3 +82,8 @@ def ping(engine: Engine) -> None:
     """Raise unless the database answers."""
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware (the default of every `created_at`)."""
+    return datetime.now(UTC)

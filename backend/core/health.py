@@ -7,9 +7,9 @@ import logging
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from backend.api.deps import RuntimeDep
-from backend.db import ping
-from backend.schemas import Health
+from backend.core.db import ping
+from backend.core.deps import RuntimeDep
+from backend.core.schemas import Health
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger("furusato.health")

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
+from backend.core.schemas import MAX_ROW_ID
 from backend.runtime import Runtime
-from backend.schemas import MAX_ROW_ID
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -21,7 +21,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from backend.config import Settings
+from backend.core.config import Settings
 
 log = logging.getLogger("furusato.mail")
 

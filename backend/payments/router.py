@@ -19,8 +19,8 @@ from fastapi import APIRouter, Header, Request
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import RuntimeDep
-from backend.errors import ApiError
+from backend.core.deps import RuntimeDep
+from backend.core.errors import ApiError
 from backend.payments import card_events
 from backend.runtime import Runtime
 

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
-from backend.models import Drop, Municipality
 from backend.sales.drops import DropTerms, create_card_drop
+from backend.sales.models import Drop
+from backend.towns.models import Municipality
 from minting.chains import Chain
 
 DEMO_TOWN = {

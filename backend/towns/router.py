@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import func, select
 
-from backend.api.deps import PageDep, SessionDep
-from backend.models import Municipality
-from backend.schemas import MunicipalitiesPage, MunicipalityPublic
+from backend.core.deps import PageDep, SessionDep
+from backend.towns.models import Municipality
+from backend.towns.schemas import MunicipalitiesPage, MunicipalityPublic
 
 router = APIRouter(prefix="/api/v1", tags=["municipalities"])
 

@@ -1,63 +1,13 @@
-"""Pydantic schemas of the HTTP contract, named by role (`…Public`, `…Page`)."""
+"""Sales' request and response models: drops and orders."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
-from web3 import Web3
 
-#: The largest numbers a row can be named by: `drops.id` is a 32-bit column on PostgreSQL and
-#: token ids are 64-bit. A larger number names nothing, so it is refused as invalid input (422)
-#: instead of overflowing in the database driver (a 500).
-MAX_ROW_ID = 2**31 - 1
-MAX_TOKEN_ID = 2**63 - 1
-
-
-def card_recipient(value: str) -> str:
-    """An address a card may be sent to, checksummed; a `ValueError` names what is wrong.
-
-    The zero address is refused here: minting to it reverts the whole batch on chain, so an
-    order naming it would fail every other buyer's card in the same transaction."""
-    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
-        raise ValueError("not an Ethereum address (0x followed by 40 hex digits)")
-    digits = value[2:]
-    if digits not in (digits.lower(), digits.upper()) and not Web3.is_checksum_address(value):
-        raise ValueError("mixed-case address with a wrong checksum (mistyped?)")
-    if int(value, 16) == 0:
-        raise ValueError("the zero address cannot hold a card")
-    return Web3.to_checksum_address(value)
-
-
-class Health(BaseModel):
-    status: str
-    chain_id: int | None
-    block: int | None
-    contracts: dict[str, str]
-    db: str
-
-
-class MunicipalityPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    slug: str
-    name_ja: str
-    name_en: str
-    prefecture: str
-    description_ja: str
-    description_en: str
-
-
-class MunicipalitiesPage(BaseModel):
-    items: list[MunicipalityPublic]
-    total: int
-    limit: int
-    offset: int
-
-
-PREFECTURE_PATTERN = r"^(0[0-9]|[1-3][0-9]|4[0-7])$"
+from backend.core.schemas import MAX_ROW_ID, PREFECTURE_PATTERN, card_recipient
 
 
 class DropPublic(BaseModel):

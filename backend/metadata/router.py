@@ -15,8 +15,8 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
-from backend.api.deps import RuntimeDep
-from backend.errors import ApiError
+from backend.core.deps import RuntimeDep
+from backend.core.errors import ApiError
 from backend.metadata.card import token_metadata, town_url
 from backend.metadata.image import card_svg
 from backend.metadata.lookup import CardFacts, find_card, parse_contract, parse_token_id

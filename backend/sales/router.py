@@ -1,4 +1,5 @@
-"""Orders: `POST /api/v1/orders`, `GET /api/v1/orders/{id}`, `POST /api/v1/orders/{id}/demo-pay`.
+"""Sales over HTTP: `GET /api/v1/drops` (what is on sale) and the orders,
+`POST /api/v1/orders`, `GET /api/v1/orders/{id}`, `POST /api/v1/orders/{id}/demo-pay`.
 
 An order is read with its bearer token (`Authorization: Bearer <order_token>`); a wrong or
 missing token answers 404 exactly like an unknown id, so ids cannot be probed.
@@ -10,20 +11,23 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.api.deps import RuntimeDep
-from backend.errors import ApiError
+from backend.core.deps import PageDep, RuntimeDep, SessionDep
+from backend.core.errors import ApiError
+from backend.core.ratelimit import RateLimiter, is_loopback
+from backend.core.schemas import MAX_ROW_ID
 from backend.holders.custody import ensure_holder
-from backend.models import Drop, Municipality, Order
 from backend.payments.base import CheckoutUnavailable
 from backend.payments.wallet import vouchers_for
-from backend.ratelimit import RateLimiter, is_loopback
 from backend.runtime import Runtime
 from backend.sales import idempotency
+from backend.sales.drops import drops_of
+from backend.sales.models import Drop, Order
 from backend.sales.orders import (
     ORDER_ID_PATTERN,
     MintOutcome,
@@ -41,9 +45,65 @@ from backend.sales.orders import (
     reserve,
     token_matches,
 )
-from backend.schemas import OrderCreate, OrderCreated, OrderPublic
+from backend.sales.schemas import DropPublic, DropsPage, OrderCreate, OrderCreated, OrderPublic
+from backend.towns.models import Municipality
 
-router = APIRouter(prefix="/api/v1/orders", tags=["sales"])
+router = APIRouter(tags=["sales"])
+
+
+def drop_status(drop: Drop, now: datetime) -> str:
+    if now < aware(drop.starts_at):
+        return "upcoming"
+    if drop.ends_at is not None and now >= aware(drop.ends_at):
+        return "ended"
+    return "sold_out" if drop.reserved >= drop.supply else "on_sale"
+
+
+def drop_public(drop: Drop, town: str, now: datetime, payment_methods: list[str]) -> DropPublic:
+    return DropPublic(
+        id=drop.id,
+        kind=drop.kind,
+        municipality=town,
+        title_ja=drop.title_ja,
+        title_en=drop.title_en,
+        description_ja=drop.description_ja,
+        description_en=drop.description_en,
+        price_jpy=drop.price_jpy,
+        supply=drop.supply,
+        sold=drop.reserved,
+        remaining=drop.supply - drop.reserved,
+        per_buyer_limit=drop.per_buyer_limit,
+        payment_methods=payment_methods,
+        starts_at=aware(drop.starts_at),
+        ends_at=aware(drop.ends_at) if drop.ends_at else None,
+        status=drop_status(drop, now),
+        chain_id=drop.chain_id,
+        contract=drop.contract,
+    )
+
+
+@router.get("/api/v1/drops", response_model=DropsPage)
+def list_drops(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    page: PageDep,
+    municipality: Annotated[str | None, Query(max_length=64, description="a town's slug")] = None,
+) -> DropsPage:
+    query = drops_of(runtime.manifest.chain_id, municipality)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.limit(page.limit).offset(page.offset)).all()
+    now = datetime.now(UTC)
+    items = [drop_public(drop, slug, now, runtime.payment_methods(drop.payment_methods)) for drop, slug in rows]
+    return DropsPage(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/api/v1/drops/{drop_id}", response_model=DropPublic)
+def get_drop(drop_id: Annotated[int, Path(le=MAX_ROW_ID)], session: SessionDep, runtime: RuntimeDep) -> DropPublic:
+    row = session.execute(select(Drop, Municipality.slug).join(Municipality).where(Drop.id == drop_id)).first()
+    if row is None:
+        raise ApiError(404, "drop_not_found", "No drop with this id.")
+    return drop_public(row[0], row[1], datetime.now(UTC), runtime.payment_methods(row[0].payment_methods))
+
 
 IDEMPOTENCY_SCOPE = "orders"
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
@@ -76,7 +136,9 @@ def _check_method(runtime: Runtime, drop: Drop, body: OrderCreate) -> None:
         raise ApiError(400, "wallet_address_required", "Paying from a wallet needs the wallet's address.")
 
 
-@router.post("", status_code=201, response_model=OrderCreated, responses={409: {"description": "sold_out, …"}})
+@router.post(
+    "/api/v1/orders", status_code=201, response_model=OrderCreated, responses={409: {"description": "sold_out, …"}}
+)
 def create_order(
     body: OrderCreate, request: Request, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None
 ) -> Any:
@@ -308,7 +370,7 @@ def order_public(session: Session, runtime: Runtime, order: Order, *, just_paid:
     )
 
 
-@router.get("/{order_id}", response_model=OrderPublic)
+@router.get("/api/v1/orders/{order_id}", response_model=OrderPublic)
 def get_order(order_id: str, runtime: RuntimeDep, authorization: Authorization = None) -> OrderPublic:
     with runtime.sessions() as session:
         order = _authorised_order(session, order_id, authorization)
@@ -317,7 +379,7 @@ def get_order(order_id: str, runtime: RuntimeDep, authorization: Authorization =
     return public
 
 
-@router.post("/{order_id}/demo-pay", response_model=OrderPublic)
+@router.post("/api/v1/orders/{order_id}/demo-pay", response_model=OrderPublic)
 def demo_pay(order_id: str, runtime: RuntimeDep, authorization: Authorization = None) -> OrderPublic:
     """The demo provider's pay button: the order is paid at once (demo mode only)."""
     if not runtime.settings.demo_mode:

@@ -1,8 +1,11 @@
-"""ORM models (SQLAlchemy 2 typed mappings). Pydantic schemas live apart, in `schemas.py`."""
+"""Sales' tables: drops, their stock and serial numbers, orders, idempotency keys.
+
+SQLAlchemy 2 typed mappings; the pydantic schemas live apart, in `schemas.py`.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -11,7 +14,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     Numeric,
     String,
     Text,
@@ -19,28 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Municipality(Base):
-    """A town (自治体) on this deployment; one deployment can serve several."""
-
-    __tablename__ = "municipalities"
-    __table_args__ = (CheckConstraint("length(prefecture) = 2", name="ck_municipalities_prefecture"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(64), unique=True)
-    name_ja: Mapped[str] = mapped_column(String(200))
-    name_en: Mapped[str] = mapped_column(String(200))
-    #: JIS X 0401 prefecture code, "01"…"47".
-    prefecture: Mapped[str] = mapped_column(String(2))
-    description_ja: Mapped[str] = mapped_column(Text, default="")
-    description_en: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+from backend.core.db import Base, utcnow
 
 
 class Drop(Base):
@@ -122,21 +103,6 @@ class BuyerCount(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Holder(Base):
-    """A walletless supporter: a custodial address whose key the server keeps, encrypted."""
-
-    __tablename__ = "holders"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
-    address: Mapped[str] = mapped_column(String(42), unique=True)
-    #: AES-GCM nonce + ciphertext of the private key; never returned, never logged.
-    encrypted_key: Mapped[bytes] = mapped_column(LargeBinary)
-    #: Which secret encrypted it, so the secret can be rotated.
-    key_id: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
 class Order(Base):
     """One purchase attempt. The order token is stored only as its SHA-256."""
 
@@ -192,48 +158,4 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class Payment(Base):
-    """Money received (or refunded) for an order, by provider and the provider's reference."""
-
-    __tablename__ = "payments"
-    __table_args__ = (UniqueConstraint("provider", "provider_ref", name="uq_payments_provider_ref"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
-    provider: Mapped[str] = mapped_column(String(16))
-    provider_ref: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20))
-    amount_jpy: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class WebhookEvent(Base):
-    """A provider event, stored once by id in the transaction that applies it (or parks it)."""
-
-    __tablename__ = "webhook_events"
-
-    provider: Mapped[str] = mapped_column(String(16), primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    type: Mapped[str] = mapped_column(String(100))
-    order_id: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
-    #: "applied", "parked" (arrived before what it depends on) or "ignored".
-    state: Mapped[str] = mapped_column(String(16))
-    payload: Mapped[str] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class SignInToken(Base):
-    """A one-time sign-in link (stored as the SHA-256 of its secret) or a signed-in session."""
-
-    __tablename__ = "sign_in_tokens"
-
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    holder_id: Mapped[int] = mapped_column(ForeignKey("holders.id"), index=True)
-    #: "link" (emailed, single use) or "session" (what the link is exchanged for).
-    kind: Mapped[str] = mapped_column(String(10))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

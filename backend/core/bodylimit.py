@@ -11,7 +11,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.errors import error_body
+from backend.core.errors import error_body
 
 #: Far above any body the API takes (a Stripe event is a few KiB), far below harm.
 MAX_BODY_BYTES = 1024 * 1024

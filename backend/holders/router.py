@@ -26,17 +26,17 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from sqlalchemy.orm import Session
 from web3 import Web3
 
-from backend.api.deps import RuntimeDep
-from backend.errors import ApiError
-from backend.holders import mail
+from backend.core import mail
+from backend.core.deps import RuntimeDep
+from backend.core.errors import ApiError
+from backend.core.ratelimit import RateLimiter
+from backend.core.schemas import MAX_TOKEN_ID, card_recipient
 from backend.holders.cards import HeldCard, find_card, held_cards
 from backend.holders.custody import KeyUnavailable, normalise_email
+from backend.holders.models import Holder
 from backend.holders.relay import NotInCustody, NotMinted, Relayer, RelayUnavailable
 from backend.holders.signin import exchange_link, holder_for_session, request_link
-from backend.models import Holder
-from backend.ratelimit import RateLimiter
 from backend.runtime import Runtime
-from backend.schemas import MAX_TOKEN_ID, card_recipient
 from minting.errors import ContractReverted
 
 router = APIRouter(prefix="/api/v1/holders", tags=["holders"])

@@ -1,0 +1,1 @@
+"""What every area uses and no area owns: settings, database, errors, rate limits, mail, audit."""

@@ -1,0 +1,1 @@
+"""Towns (自治体) on this deployment: their records, contracts and public listing."""
