@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
+from backend.core import models as _core  # noqa: F401
 from backend.core.db import Base
 from backend.holders import models as _holders  # noqa: F401  (each registers its tables on Base.metadata)
 from backend.payments import models as _payments  # noqa: F401
 from backend.sales import models as _sales  # noqa: F401
+from backend.staff import models as _staff  # noqa: F401
 from backend.towns import models as _towns  # noqa: F401
 from minting.store import MintingBase
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -57,8 +58,20 @@ class Drop(Base):
     payment_methods: Mapped[str] = mapped_column(String(100), default="demo,card,wallet")
     chain_id: Mapped[int] = mapped_column(BigInteger)
     contract: Mapped[str] = mapped_column(String(42))
-    series_id: Mapped[int] = mapped_column(Integer)
-    first_token_id: Mapped[int] = mapped_column(BigInteger)
+    #: The series on chain; None while the drop is a draft (or its series is being added).
+    series_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    first_token_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: "draft" → "publishing" (series transaction sent) → "live"; "paused" stops new orders.
+    #: Only "live" and "paused" drops are public.
+    status: Mapped[str] = mapped_column(String(16), default="live")
+    soulbound: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Lottery drops (sale_mode "lottery"): applications until then, the draw, winners' time to pay.
+    applications_close_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    draw_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    pay_within_hours: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: Why the last publish attempt failed (shown to staff), or None.
+    publish_error: Mapped[str | None] = mapped_column(Text, default=None)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -146,6 +159,9 @@ class OrderCard(Base):
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), primary_key=True)
     token_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     drop_id: Mapped[int] = mapped_column(ForeignKey("drops.id"))
+    #: Set when the order was refunded after minting: the card stays on chain but its pass
+    #: does not verify and it is left out of votes and figures.
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class IdempotencyRecord(Base):
@@ -159,3 +175,54 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Campaign(Base):
+    """A short code per poster location or link: `/c/{code}` counts the scan and forwards to
+    the drop with `?c={code}`, and orders carry the code, so each poster has its funnel."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    drop_id: Mapped[int] = mapped_column(ForeignKey("drops.id"), index=True)
+    #: Unique across the deployment (the short URL names no town).
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CampaignScan(Base):
+    """One request of `/c/{code}`. `visitor` is a daily-salted hash of client address and user
+    agent (never the raw values), so unique scans are distinct visitors per day."""
+
+    __tablename__ = "campaign_scans"
+    __table_args__ = (Index("ix_campaign_scans_campaign_day", "campaign_id", "day", "visitor"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    #: The Japan-time date of the scan, "YYYY-MM-DD" (the salt's day).
+    day: Mapped[str] = mapped_column(String(10))
+    visitor: Mapped[str] = mapped_column(String(64))
+    #: A known crawler or link scanner by its user agent.
+    bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Refund(Base):
+    """A staff refund of an order, at most one per order (the unique order id makes double
+    clicks and concurrent refunds one refund)."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"), default=None)
+    #: "requested" (sent to the provider), "succeeded" or "failed".
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    provider_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    amount_jpy: Mapped[int] = mapped_column(Integer)
+    failure: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

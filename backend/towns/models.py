@@ -7,12 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    CheckConstraint,
-    DateTime,
-    String,
-    Text,
-)
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import Base, utcnow
@@ -32,4 +27,20 @@ class Municipality(Base):
     prefecture: Mapped[str] = mapped_column(String(2))
     description_ja: Mapped[str] = mapped_column(Text, default="")
     description_en: Mapped[str] = mapped_column(Text, default="")
+    #: The town's own ResidentCard and NamingRights (checksummed). None for a town whose
+    #: contracts are the deployment's manifest ones (the demo town) or not yet deployed.
+    card_contract: Mapped[str | None] = mapped_column(String(42), default=None)
+    rights_contract: Mapped[str | None] = mapped_column(String(42), default=None)
+    #: "ready" once its contracts are deployed and configured; "deploying" while `town add` runs.
+    contracts_state: Mapped[str] = mapped_column(String(16), default="ready")
+    #: Where on-chain proceeds and ERC-2981 royalties go (checksummed address).
+    treasury: Mapped[str | None] = mapped_column(String(42), default=None)
+    royalty_receiver: Mapped[str | None] = mapped_column(String(42), default=None)
+    royalty_bps: Mapped[int] = mapped_column(Integer, default=1000)
+    #: The town's colour on its pages and card images ("#RRGGBB").
+    brand_colour: Mapped[str] = mapped_column(String(7), default="#1f6f5c")
+    #: A small logo (SVG or PNG) as a data: URL, shown on the town's pages; "" for none.
+    logo_data_url: Mapped[str] = mapped_column(Text, default="")
+    #: Whether editors may refund (owners always may).
+    editors_may_refund: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -9,7 +9,9 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from backend.core import models as _core  # noqa: F401  (registers the tables on Base.metadata)
 from backend.core.db import Base, make_engine, migrate
+from backend.staff import models as _staff  # noqa: F401
 from minting.store import MintingBase
 
 
