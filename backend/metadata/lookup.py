@@ -65,7 +65,7 @@ def parse_token_id(raw: str) -> int | None:
 
 def padded_number(drop: Drop, token_id: int) -> str:
     """Zero-pad to the width of the drop's last id, so every card of a drop reads alike."""
-    width = len(str(drop.first_token_id + drop.supply - 1))
+    width = len(str((drop.first_token_id or 1) + drop.supply - 1))
     return str(token_id).zfill(width)
 
 

@@ -340,6 +340,7 @@ def test_take_serials_raises_serials_exhausted_past_the_end_and_keeps_next_seria
         serial = session.get(DropSerial, DROP_ID)
         assert drop is not None
         assert serial is not None
+        assert drop.first_token_id is not None
         assert serial.end_serial == drop.first_token_id + drop.supply == 4
 
         assert take_serials(session, DROP_ID, 2) == [1, 2]
