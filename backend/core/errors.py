@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("furusato.api")
@@ -36,6 +39,55 @@ def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable and machine-readable (`sold_out`, `forbidden`, …): branch on this")
+    message: str = Field(description="For people; its wording may change")
+
+
+class Error(BaseModel):
+    """The body of every refusal: `{"error": {"code", "message"}}`."""
+
+    error: ErrorDetail
+
+
+class InvalidRequest(Error):
+    """A 422: the `error` of every refusal, plus FastAPI's `detail` (one entry per bad field)
+    when the request failed validation (absent when a handler refused a well-formed value)."""
+
+    detail: list[dict[str, Any]] | None = None
+
+
+#: What each status means on this API, for the OpenAPI document; a route adds its own codes.
+_STATUS_MEANING = {
+    400: "The request cannot be acted on as sent",
+    401: "`unauthorized`: no session, or an invalid or expired one",
+    403: "`forbidden`: not allowed for this session (another town, or a role that may not)",
+    404: "Not found (or not yours to see)",
+    409: "Conflicts with the current state",
+    413: "`payload_too_large`: the body is over the size limit",
+    422: "`invalid_request`: a field is missing or invalid (see `detail`)",
+    429: "`rate_limited`: too many requests; try again later",
+    502: "An upstream service (the chain, the payment provider) failed",
+    503: "Temporarily unavailable",
+}
+
+
+def error_responses(*statuses: int, codes: Mapping[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status it may answer besides success, with the `Error`
+    body (422: `InvalidRequest`). `codes` names the error codes a status stands for on this
+    route (`{409: "sold_out, limit_exceeded"}`), so a client knows what to branch on.
+
+    The OpenAPI contract test (tests/backend/test_openapi_contract.py) fails on any status a
+    route answers that is not listed here; see docs/api-conventions.md."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        meaning = _STATUS_MEANING.get(status, "Refused")
+        if codes and status in codes:
+            meaning = f"{meaning}: {codes[status]}"
+        responses[status] = {"model": InvalidRequest if status == 422 else Error, "description": meaning}
+    return responses
 
 
 def install_error_handlers(app: FastAPI) -> None:
