@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     card_api_key: SecretStr | None = Field(default=None, description="Stripe secret key; card payments need it")
     card_webhook_secret: SecretStr | None = Field(default=None, description="Stripe webhook signing secret")
     card_api_base: str = Field(default="", description="Stripe API base URL (tests point it at a local fake)")
+    staff_session_idle_minutes: int = Field(
+        default=120, ge=1, le=7 * 24 * 60, description="A staff session ends after this long without a request"
+    )
+    staff_session_hours: int = Field(
+        default=12, ge=1, le=30 * 24, description="A staff session ends this long after sign-in, whatever the use"
+    )
+    staff_writes_per_minute: int = Field(default=120, ge=1, description="Writes per minute per staff member")
     smtp_url: str = Field(default="", description="smtp://user:pass@host:port; empty: mail goes to data_dir/mail")
     mail_from: str = "Furusato <no-reply@furusato.invalid>"
 

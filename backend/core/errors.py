@@ -27,11 +27,13 @@ log = logging.getLogger("furusato.api")
 class ApiError(Exception):
     """An error a client can act on: HTTP status, stable code and a human message."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        #: Extra response headers, e.g. `Retry-After` on a 429.
+        self.headers = headers
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
@@ -93,7 +95,7 @@ def error_responses(*statuses: int, codes: Mapping[int, str] | None = None) -> d
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> Response:

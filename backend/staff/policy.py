@@ -1,0 +1,61 @@
+"""Who may call which town route: one table, read by `backend.staff.deps.town_staff`.
+
+`POLICY[(method, route_path)]` is the set of roles allowed to call a route under
+`/api/v1/staff/towns/{slug}/`, keyed by the HTTP method and FastAPI's route path exactly as
+declared (e.g. `("GET", "/api/v1/staff/towns/{slug}/drops")`). Each area adds the entries of
+its own routes here, one line each.
+
+A route missing from this table is treated as owner-only at run time (fail closed), and the
+authorisation matrix test (`tests/staff/test_authorisation_matrix.py`) fails naming it, so a
+new route cannot ship without a decision.
+
+`ALLOWED_IF[(method, route_path)]` grants a role on a route only while a flag of the town is
+true: refunds are the owner's, and an editor's too when `town.editors_may_refund` is set
+(DESIGN.md, staff). The role must then be left out of `POLICY` for that route.
+
+The role sets (DESIGN.md): owner everything; editor drops, lotteries, campaigns, parks,
+benefits, spots, announcements, polls (and reads orders); moderator park names and
+announcements/polls before they go out; analyst reads orders, analytics, exports, funnel;
+verifier verifies passes and redeems benefits (nothing in the console but `/me`).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Sets to build entries from, so each line reads as a decision.
+OWNER: Final = frozenset({"owner"})
+EDITORS: Final = frozenset({"owner", "editor"})
+MODERATORS: Final = frozenset({"owner", "moderator"})
+EDITORS_AND_MODERATORS: Final = frozenset({"owner", "editor", "moderator"})
+#: Who reads sales figures and orders: the owner, editors (they run the sales) and analysts.
+ORDER_READERS: Final = frozenset({"owner", "editor", "analyst"})
+ANALYSTS: Final = frozenset({"owner", "analyst"})
+
+TOWN: Final = "/api/v1/staff/towns/{slug}"
+
+POLICY: dict[tuple[str, str], frozenset[str]] = {
+    # staff: members, invites (owner only) and the audit log (owner and analyst: the analyst
+    # reviews what happened; editors see an object's history on its own page instead).
+    ("GET", f"{TOWN}/members"): OWNER,
+    ("PATCH", f"{TOWN}/members/{{staff_id}}"): OWNER,
+    ("DELETE", f"{TOWN}/members/{{staff_id}}"): OWNER,
+    ("GET", f"{TOWN}/invites"): OWNER,
+    ("POST", f"{TOWN}/invites"): OWNER,
+    ("DELETE", f"{TOWN}/invites/{{invite_id}}"): OWNER,
+    ("GET", f"{TOWN}/audit"): ANALYSTS,
+}
+
+ALLOWED_IF: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def allowed(method: str, route_path: str, role: str, flags: object) -> bool:
+    """Whether `role` may call the route; `flags` is the town (its boolean attributes).
+
+    A route missing from `POLICY` is owner-only (fail closed)."""
+    key = (method.upper(), route_path)
+    roles = POLICY.get(key, OWNER)
+    if role in roles:
+        return True
+    flag = ALLOWED_IF.get(key, {}).get(role)
+    return flag is not None and bool(getattr(flags, flag, False))
