@@ -47,9 +47,10 @@ from web3.contract import Contract
 
 from minting import failpoints
 from minting.node_errors import NodeRefusal, classify
+from minting.nonces import allocate_nonce
 from minting.resident_card import mint_batch_gas, series_jumps
 from minting.reverts import translate
-from minting.store import ChainTxRow, MintJobRow, SignerNonceRow, TxAttemptRow
+from minting.store import ChainTxRow, MintJobRow, TxAttemptRow
 
 log = logging.getLogger("furusato.minting.sender")
 
@@ -272,29 +273,9 @@ class MintSender:
         return None
 
     def _allocate_nonce(self, session: Session) -> int:
-        """acquire: the next nonce of this signer, under a row lock (FOR UPDATE on PostgreSQL)."""
-        key = {"chain_id": self.chain_id, "signer": self.account.address}
-        row = session.scalar(select(SignerNonceRow).filter_by(**key).with_for_update())
-        if row is None:
-            row = SignerNonceRow(**key, next_nonce=self._chain_nonce(session))
-            session.add(row)
-            session.flush()
-            row = session.scalar(select(SignerNonceRow).filter_by(**key).with_for_update())
-            assert row is not None
-        nonce = row.next_nonce
-        row.next_nonce = nonce + 1
-        return nonce
-
-    def _chain_nonce(self, session: Session) -> int:
-        """syncLatest: the first nonce neither the chain nor our own stored transactions used."""
-        on_chain = int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
-        stored = session.scalar(
-            select(ChainTxRow.nonce)
-            .where(ChainTxRow.chain_id == self.chain_id, ChainTxRow.signer == self.account.address)
-            .order_by(ChainTxRow.nonce.desc())
-            .limit(1)
-        )
-        return max(on_chain, (stored + 1) if stored is not None else 0)
+        """acquire: the next nonce of this signer, under the `signer_nonces` row lock that every
+        sender of the key shares (`minting.nonces`: the exactly-once sender takes its nonces there too)."""
+        return allocate_nonce(session, self.w3, self.chain_id, self.account.address)
 
     def _sign(self, contract: str, recipients: list[str], ids: list[int], nonce: int, fees: tuple[int, int]) -> Any:
         """Sign `mintBatch(recipients, ids)`, with calldata from `encode_mint_batch`."""

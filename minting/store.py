@@ -13,11 +13,17 @@ here, on their own metadata, because `minting` never imports `backend`.
     indexer_cursors  the last block an indexer has applied, with its hash
     token_owners     current holder per (contract, token id), as the indexer saw it
     token_transfers  every Transfer the indexer saw (a reorg deletes and re-reads)
+    once_txs         one administrative transaction sent exactly once per purpose string
+                     (a town's deployment, a drop's series): its call and, once mined, its receipt
+    once_attempts    every signed version of a once_tx (nonce, hash, raw bytes), stored
+                     *before* it is broadcast
 
 Example rows: a job `(order_ref="order-42", contract=0x5FbD…, token_id=1042,
 recipient=0x7099…, status="sent", chain_tx_id=7)`; its chain_tx `(id=7, chain_id=31337,
 signer=0xf39F…, nonce=12, status="sent")`; two attempts of it, the second with fees 12.5 %
-higher; `signer_nonces (31337, 0xf39F…) next_nonce=13`.
+higher; `signer_nonces (31337, 0xf39F…) next_nonce=13`. A once_tx
+`(purpose="town:sakura:ResidentCard:deploy", to_address=None, status="mined",
+contract_address=0xe7f1…)` with one attempt `(nonce=13, tx_hash=0x5c…)`.
 """
 
 from __future__ import annotations
@@ -175,3 +181,54 @@ class TokenTransferRow(MintingBase):
     block_hash: Mapped[str] = mapped_column(String(66))
     tx_hash: Mapped[str] = mapped_column(String(66))
     log_index: Mapped[int] = mapped_column(Integer)
+
+
+class OnceTxRow(MintingBase):
+    """One transaction sent exactly once for `purpose` (see `minting.once`)."""
+
+    __tablename__ = "once_txs"
+    __table_args__ = (UniqueConstraint("chain_id", "purpose", name="uq_once_txs_purpose"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    purpose: Mapped[str] = mapped_column(String(200))
+    signer: Mapped[str] = mapped_column(String(42))
+    #: The call, as first asked for: a re-signed attempt (fresh nonce or fees) repeats it.
+    to_address: Mapped[str | None] = mapped_column(String(42), default=None)  # None: a deployment
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    value: Mapped[str] = mapped_column(String(78), default="0")  # wei, decimal (uint256 fits no BIGINT)
+    gas: Mapped[int] = mapped_column(BigInteger)
+    #: Bumped by each re-signing, which succeeds only if nobody else re-signed first.
+    attempt_count: Mapped[int] = mapped_column(Integer, default=1)
+    #: sent (signed and stored; maybe broadcast) → mined (its receipt is below)
+    status: Mapped[str] = mapped_column(String(16), default="sent")
+    tx_hash: Mapped[str | None] = mapped_column(String(66), default=None)
+    block_number: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    receipt_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    contract_address: Mapped[str | None] = mapped_column(String(42), default=None)
+    #: The receipt's logs, JSON (address, topics, data, indexes): callers decode events later.
+    logs_json: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    mined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class OnceAttemptRow(MintingBase):
+    """One signed version of a once_tx, stored and committed before its bytes are broadcast."""
+
+    __tablename__ = "once_attempts"
+    __table_args__ = (
+        UniqueConstraint("tx_hash", name="uq_once_attempts_hash"),
+        Index("ix_once_attempts_tx", "once_tx_id"),
+        Index("ix_once_attempts_signer", "chain_id", "signer", "nonce"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    once_tx_id: Mapped[int] = mapped_column(ForeignKey("once_txs.id"))
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    signer: Mapped[str] = mapped_column(String(42))
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    raw_tx: Mapped[bytes] = mapped_column(LargeBinary)
+    max_fee_per_gas: Mapped[int] = mapped_column(BigInteger)
+    max_priority_fee_per_gas: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
