@@ -20,6 +20,7 @@ from backend.metadata import router as metadata
 from backend.payments import router as payments
 from backend.runtime import Runtime, open_runtime
 from backend.sales import router as sales
+from backend.staff import router as staff
 from backend.towns import router as towns
 
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend_static"
@@ -60,5 +61,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(payments.router)
     app.include_router(metadata.router)
     app.include_router(holders.router)
+    app.include_router(staff.router)
     app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="pages")
     return app

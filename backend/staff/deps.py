@@ -34,7 +34,7 @@ from sqlalchemy import select
 from backend.core import ratelimit
 from backend.core.db import utcnow
 from backend.core.deps import RuntimeDep, SessionDep
-from backend.core.errors import ApiError
+from backend.core.errors import ApiError, error_responses
 from backend.staff import policy
 from backend.staff.members import role_in
 from backend.staff.models import StaffMember, StaffSession
@@ -51,12 +51,13 @@ WRITE_WINDOW_SECONDS = 60
 
 Via = Literal["cookie", "bearer"]
 
-#: OpenAPI `responses=` of every staff route (spread it: `responses={**STAFF_RESPONSES, 404: …}`).
-STAFF_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "unauthorized: no session, or it ended"},
-    403: {"description": "forbidden (no role here, or the role may not), or csrf_failed"},
-    429: {"description": "rate_limited: too many writes; see Retry-After"},
-}
+#: OpenAPI `responses=` of every staff route: `responses={**STAFF_RESPONSES, **error_responses(404)}`.
+STAFF_RESPONSES: dict[int | str, dict[str, Any]] = error_responses(
+    401,
+    403,
+    429,
+    codes={401: "unauthorized", 403: "forbidden, csrf_failed", 429: "rate_limited (writes; see Retry-After)"},
+)
 
 
 def request_time() -> datetime:

@@ -7,7 +7,7 @@ accepted invite, the operator's CLI).
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, delete, func, select, true, update
 from sqlalchemy.orm import Session
 
 from backend.staff.models import ROLES, StaffMember, StaffRole
@@ -16,6 +16,16 @@ from backend.towns.models import Municipality
 
 class UnknownRole(ValueError):
     """Not one of `ROLES`."""
+
+
+class MemberRefused(Exception):
+    """A change the rules forbid: HTTP status, API error code, message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
 
 
 def normalise_email(email: str) -> str:
@@ -92,8 +102,69 @@ def towns_of(session: Session, staff_id: int) -> list[tuple[Municipality, str]]:
         .where(StaffRole.staff_id == staff_id)
         .order_by(Municipality.slug)
     )
-    return [(town, role) for town, role in session.execute(query).tuples()]
+    return [(town, role) for town, role in session.execute(query)]
 
 
 def members_count(session: Session, town_id: int) -> int:
     return int(session.scalar(select(func.count()).where(StaffRole.municipality_id == town_id)) or 0)
+
+
+def _another_owner_remains(town_id: int) -> ColumnElement[bool]:
+    """True while the town has more than one owner (evaluated inside the changing statement)."""
+    owners = (
+        select(func.count())
+        .select_from(StaffRole)
+        .where(StaffRole.municipality_id == town_id, StaffRole.role == "owner")
+        .scalar_subquery()
+    )
+    return owners > 1
+
+
+def _target(session: Session, town_id: int, staff_id: int, actor_role: str) -> StaffRole:
+    held = role_in(session, town_id, staff_id)
+    if held is None:
+        raise MemberRefused(404, "member_not_found", "No such member in this town.")
+    if not may_grant(actor_role, held.role):
+        raise MemberRefused(403, "role_too_high", "You cannot change someone above your own role.")
+    return held
+
+
+def change_role(session: Session, town_id: int, staff_id: int, role: str, actor_role: str) -> tuple[str, str]:
+    """Set a member's role; returns (before, after). The last owner cannot be demoted.
+
+    The guard is inside the UPDATE (`role <> 'owner' OR more than one owner`), after the
+    owners' rows are locked, so two owners demoting each other at once leave one owner."""
+    if not may_grant(actor_role, role):
+        raise MemberRefused(403, "role_too_high", "You cannot give a role above your own.")
+    held = _target(session, town_id, staff_id, actor_role)
+    before = held.role
+    if before == role:
+        return before, role
+    owners_of(session, town_id, lock=True)
+    # Promoting never takes an owner away; demoting one needs another to remain.
+    guard = true() if role == "owner" else (StaffRole.role != "owner") | _another_owner_remains(town_id)
+    changed = session.execute(
+        update(StaffRole)
+        .where(StaffRole.id == held.id, guard)
+        .values(role=role)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise MemberRefused(409, "last_owner", "A town needs at least one owner: make someone else owner first.")
+    session.refresh(held)
+    return before, role
+
+
+def remove_member(session: Session, town_id: int, staff_id: int, actor_role: str) -> str:
+    """Take a member's role in this town away; returns the role they had. Never the last owner."""
+    held = _target(session, town_id, staff_id, actor_role)
+    owners_of(session, town_id, lock=True)
+    removed = session.execute(
+        delete(StaffRole)
+        .where(StaffRole.id == held.id, (StaffRole.role != "owner") | _another_owner_remains(town_id))
+        .execution_options(synchronize_session=False)
+    )
+    if removed.rowcount != 1:  # type: ignore[attr-defined]
+        raise MemberRefused(409, "last_owner", "A town needs at least one owner: make someone else owner first.")
+    session.expunge(held)
+    return held.role

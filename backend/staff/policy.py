@@ -31,6 +31,8 @@ EDITORS_AND_MODERATORS: Final = frozenset({"owner", "editor", "moderator"})
 #: Who reads sales figures and orders: the owner, editors (they run the sales) and analysts.
 ORDER_READERS: Final = frozenset({"owner", "editor", "analyst"})
 ANALYSTS: Final = frozenset({"owner", "analyst"})
+#: Who reads drops: everyone in the console but the shop verifier.
+DROP_READERS: Final = frozenset({"owner", "editor", "analyst", "moderator"})
 
 TOWN: Final = "/api/v1/staff/towns/{slug}"
 
@@ -44,6 +46,22 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", f"{TOWN}/invites"): OWNER,
     ("DELETE", f"{TOWN}/invites/{{invite_id}}"): OWNER,
     ("GET", f"{TOWN}/audit"): ANALYSTS,
+    # campaigns: editors make them and their posters; analysts read the figures (and funnel).
+    ("GET", f"{TOWN}/campaigns"): ORDER_READERS,
+    ("POST", f"{TOWN}/campaigns"): EDITORS,
+    ("GET", f"{TOWN}/campaigns/{{code}}"): ORDER_READERS,
+    ("GET", f"{TOWN}/campaigns/{{code}}/poster.pdf"): ORDER_READERS,
+    ("GET", f"{TOWN}/campaigns/{{code}}/qr.png"): ORDER_READERS,
+    ("GET", f"{TOWN}/campaigns/{{code}}/qr.svg"): ORDER_READERS,
+    ("GET", f"{TOWN}/funnel"): ORDER_READERS,
+    # drops: owner and editor run them; analyst and moderator read them (figures, moderation).
+    ("GET", f"{TOWN}/drops"): DROP_READERS,
+    ("POST", f"{TOWN}/drops"): EDITORS,
+    ("GET", f"{TOWN}/drops/{{drop_id}}"): DROP_READERS,
+    ("PATCH", f"{TOWN}/drops/{{drop_id}}"): EDITORS,
+    ("POST", f"{TOWN}/drops/{{drop_id}}/publish"): EDITORS,
+    ("POST", f"{TOWN}/drops/{{drop_id}}/pause"): EDITORS,
+    ("POST", f"{TOWN}/drops/{{drop_id}}/resume"): EDITORS,
 }
 
 ALLOWED_IF: dict[tuple[str, str], dict[str, str]] = {}
