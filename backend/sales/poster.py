@@ -4,7 +4,8 @@ The page is an HTML/CSS template (`templates/poster.html`, `poster.css`): the to
 the drop's title, price and text in Japanese, the QR code as inline SVG (vector, so it prints
 sharp at any size), the short URL printed under it for people who type, and the QR trademark
 note printers ask for. The font is Noto Sans CJK JP (Debian `fonts-noto-cjk`), embedded as a
-subset so the print shop sees what the town saw.
+subset so the print shop sees what the town saw. WeasyPrint is imported on first use: it
+loads Pango, and a machine without it should still start (its posters answer 503).
 
 Every value is HTML-escaped: titles and texts are typed by staff, and an unescaped `<img
 src=…>` would make the renderer fetch a URL. The renderer's URL fetcher refuses every scheme
@@ -18,12 +19,12 @@ import re
 from functools import cache
 from pathlib import Path
 from string import Template
-from typing import Literal
-
-from weasyprint import CSS, HTML
-from weasyprint.urls import URLFetcher
+from typing import TYPE_CHECKING, Any, Literal
 
 from backend.sales.qr import qr_svg
+
+if TYPE_CHECKING:
+    from weasyprint.urls import URLFetcher
 
 PosterSize = Literal["A4", "A3"]
 POSTER_SIZES: tuple[PosterSize, ...] = ("A4", "A3")
@@ -34,6 +35,10 @@ _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 #: is a poster, not the drop's page, and a 10,000-character text would only slow rendering.
 MAX_TEXT_CHARS = 400
 MAX_TITLE_CHARS = 120
+
+
+class PosterUnavailable(Exception):
+    """The renderer cannot run here (WeasyPrint or Pango missing); the message says which."""
 
 
 @cache
@@ -79,9 +84,18 @@ def poster_css(accent: str = DEFAULT_ACCENT) -> str:
     return _template("poster.css").substitute(accent=accent if _COLOUR.fullmatch(accent) else DEFAULT_ACCENT)
 
 
+def _weasyprint() -> Any:
+    try:
+        import weasyprint
+    except (ImportError, OSError) as exc:  # OSError: Pango's shared library is missing
+        raise PosterUnavailable(f"the PDF renderer cannot start: {str(exc).splitlines()[0]}") from exc
+    return weasyprint
+
+
 def data_only_fetcher() -> URLFetcher:
     """A fetcher that refuses anything but `data:` URLs (the template needs none at all)."""
-    return URLFetcher(allowed_protocols={"data"}, allow_redirects=False, timeout=1)
+    fetcher: URLFetcher = _weasyprint().urls.URLFetcher(allowed_protocols={"data"}, allow_redirects=False, timeout=1)
+    return fetcher
 
 
 def render_poster(
@@ -94,9 +108,12 @@ def render_poster(
     *,
     accent: str = DEFAULT_ACCENT,
 ) -> bytes:
-    """The poster as PDF bytes: one page of `size`, the QR encoding exactly `short_url`."""
+    """The poster as PDF bytes: one page of `size`, the QR encoding exactly `short_url`.
+
+    Raises `PosterUnavailable` when the renderer cannot run on this machine."""
     document = poster_html(town_name_ja, drop_title_ja, drop_text_ja, price_jpy, short_url, size)
+    weasyprint = _weasyprint()
     fetcher = data_only_fetcher()
-    stylesheet = CSS(string=poster_css(accent), url_fetcher=fetcher)
-    pdf: bytes = HTML(string=document, url_fetcher=fetcher).write_pdf(stylesheets=[stylesheet])
+    stylesheet = weasyprint.CSS(string=poster_css(accent), url_fetcher=fetcher)
+    pdf: bytes = weasyprint.HTML(string=document, url_fetcher=fetcher).write_pdf(stylesheets=[stylesheet])
     return pdf

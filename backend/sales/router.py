@@ -26,7 +26,7 @@ from backend.payments.base import CheckoutUnavailable
 from backend.payments.wallet import vouchers_for
 from backend.runtime import Runtime
 from backend.sales import idempotency
-from backend.sales.drops import drops_of
+from backend.sales.drops import PAUSED, PUBLIC_STATUSES, drops_of, refuse_unorderable
 from backend.sales.models import Drop, Order
 from backend.sales.orders import (
     ORDER_ID_PATTERN,
@@ -52,6 +52,8 @@ router = APIRouter(tags=["sales"])
 
 
 def drop_status(drop: Drop, now: datetime) -> str:
+    if drop.status == PAUSED:
+        return "paused"
     if now < aware(drop.starts_at):
         return "upcoming"
     if drop.ends_at is not None and now >= aware(drop.ends_at):
@@ -63,6 +65,7 @@ def drop_public(drop: Drop, town: str, now: datetime, payment_methods: list[str]
     return DropPublic(
         id=drop.id,
         kind=drop.kind,
+        sale_mode=drop.sale_mode,
         municipality=town,
         title_ja=drop.title_ja,
         title_en=drop.title_en,
@@ -99,7 +102,9 @@ def list_drops(
 
 @router.get("/api/v1/drops/{drop_id}", response_model=DropPublic)
 def get_drop(drop_id: Annotated[int, Path(le=MAX_ROW_ID)], session: SessionDep, runtime: RuntimeDep) -> DropPublic:
-    row = session.execute(select(Drop, Municipality.slug).join(Municipality).where(Drop.id == drop_id)).first()
+    row = session.execute(
+        select(Drop, Municipality.slug).join(Municipality).where(Drop.id == drop_id, Drop.status.in_(PUBLIC_STATUSES))
+    ).first()
     if row is None:
         raise ApiError(404, "drop_not_found", "No drop with this id.")
     return drop_public(row[0], row[1], datetime.now(UTC), runtime.payment_methods(row[0].payment_methods))
@@ -212,8 +217,9 @@ def _create_once(
             if idempotency_key:
                 idempotency.claim(session, IDEMPOTENCY_SCOPE, idempotency_key, body_hash)
             drop = session.get(Drop, body.drop_id)
-            if drop is None or drop.chain_id != runtime.manifest.chain_id:
+            if drop is None or drop.chain_id != runtime.manifest.chain_id or drop.status not in PUBLIC_STATUSES:
                 raise ApiError(404, "drop_not_found", "No drop with this id.")
+            refuse_unorderable(drop)
             if not on_sale(drop, now):
                 raise ApiError(409, "not_on_sale", "This drop is not on sale now.")
             _check_method(runtime, drop, body)

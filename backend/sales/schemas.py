@@ -13,6 +13,8 @@ from backend.core.schemas import MAX_ROW_ID, PREFECTURE_PATTERN, card_recipient
 class DropPublic(BaseModel):
     id: int
     kind: str
+    #: "first_come", or "lottery" (applications open later: it cannot be ordered directly).
+    sale_mode: str
     municipality: str
     title_ja: str
     title_en: str
@@ -27,7 +29,7 @@ class DropPublic(BaseModel):
     payment_methods: list[str]
     starts_at: datetime
     ends_at: datetime | None
-    #: "upcoming", "on_sale", "sold_out" or "ended".
+    #: "upcoming", "on_sale", "sold_out", "ended", or "paused" (the town stopped orders for now).
     status: str
     chain_id: int
     contract: str

@@ -1,6 +1,8 @@
 """The order sweeper: gives back the stock of unpaid orders that ran out, and brings paid
 orders up to date with the mint pipeline and the indexer, so figures are right even when
-nobody is looking at an order. Runs beside the mint worker (a thread of `furusato run`)."""
+nobody is looking at an order. It also finishes drops a crash (or a slow node) left
+"publishing", and brings a series' on-chain sale terms back to its drop's after an edit was
+interrupted (`backend.sales.publish`). Runs beside the mint worker (a thread of `furusato run`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import logging
 import threading
 from datetime import UTC, datetime
 
+from eth_account.signers.local import LocalAccount
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,12 +19,18 @@ from backend.payments.card_events import apply_parked_refunds
 from backend.sales.drops import card_client
 from backend.sales.models import Drop, Order, OrderCard
 from backend.sales.orders import expire_due, refresh, settle_wallet_orders, wallet_orders_due
+from backend.sales.publish import finish_pending, sync_unsold_terms
 from minting.chains import Chain
 from minting.errors import first_line
+from minting.keys import load_signer
 from minting.store import MintJobRow, TokenOwnerRow
 from minting.worker import LoopThread, start_loop
 
 log = logging.getLogger("furusato.sweeper")
+
+#: Rounds between two checks that unsold published drops' series terms match (one node call
+#: per such drop): the first round after start, then about once a minute.
+SALE_TERMS_EVERY = 60
 
 
 def orders_to_settle(session: Session, limit: int = 1_000) -> list[str]:
@@ -74,10 +83,15 @@ def orders_to_settle(session: Session, limit: int = 1_000) -> list[str]:
 
 
 class OrderSweeper:
-    def __init__(self, sessions: sessionmaker[Session], chain: Chain, *, every: float = 1.0) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], chain: Chain, *, every: float = 1.0, admin: LocalAccount | None = None
+    ) -> None:
         self.sessions = sessions
         self.chain = chain
         self.every = every
+        #: The card contracts' admin (the deployer), loaded when a drop first needs it.
+        self._admin = admin
+        self._rounds = 0
 
     def _bought_on_chain(self, session: Session, due: dict[str, list[int]]) -> dict[str, set[int]]:
         """Which cards of each due wallet order exist on chain (read before any row is locked)."""
@@ -95,7 +109,14 @@ class OrderSweeper:
         Each step is on its own: a node that is down stops the wallet step, not expiry; one
         step's failure is logged and tried again next round."""
         now = datetime.now(UTC)
-        for step in (self._expire, self._apply_parked_refunds, self._settle_wallet_orders, self._settle_paid_orders):
+        steps = (
+            self._expire,
+            self._apply_parked_refunds,
+            self._settle_wallet_orders,
+            self._settle_paid_orders,
+            self._finish_publishing,
+        )
+        for step in steps:
             try:
                 step(now)
             except Exception as exc:  # database busy, node down: next round
@@ -123,6 +144,20 @@ class OrderSweeper:
         with session_scope(self.sessions) as session:
             for order in session.scalars(select(Order).where(Order.id.in_(orders_to_settle(session)))).all():
                 refresh(session, order, now)
+
+    def _admin_account(self) -> LocalAccount:
+        if self._admin is None:
+            self._admin = load_signer(self.chain, env_prefix="FURUSATO_DEPLOYER")
+        return self._admin
+
+    def _finish_publishing(self, _now: datetime) -> None:
+        """Drops left "publishing" resume in threads of their own (a receipt may take a
+        while); unsold published drops get their series' sale terms checked now and then."""
+        check_terms = self._rounds % SALE_TERMS_EVERY == 0
+        self._rounds += 1
+        finish_pending(self.sessions, self.chain, self._admin_account)
+        if check_terms:
+            sync_unsold_terms(self.sessions, self.chain, self._admin_account)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():

@@ -139,7 +139,10 @@
     main.forEach(function (method, i) { el("payment-choices").append(radio(method, i === 0)); });
     if (drop.payment_methods.includes("wallet")) el("wallet-choices").append(radio("wallet", main.length === 0));
     if (main.length === 0) el("wallet-section").open = true;
-    el("campaign_code").value = params.get("c") || "";
+    // The poster's code (/c/{code} forwards here with ?c=) goes with the order; a mangled one
+    // is dropped rather than blocking the purchase with an error about a field nobody typed.
+    const campaign = params.get("c") || "";
+    el("campaign_code").value = /^[A-Za-z0-9_-]{1,64}$/.test(campaign) ? campaign : "";
     quantity.addEventListener("change", renderTotal);
     el("checkout").addEventListener("submit", submit);
     // A field's error goes as soon as the buyer changes that field.
