@@ -1,0 +1,131 @@
+// The town's settings (owners): names, description, home prefecture, look (colour, logo) and
+// where money goes (treasury, royalty receiver), and whether editors may refund. Sends only
+// what changed (PATCH); a logo is read in the browser into a data: URL.
+"use strict";
+(function () {
+  const F = window.Furusato;
+  const C = F.console;
+  const t = function (key, vars) { return F.i18n.t(key, vars); };
+  const TEXTS = ["name_ja", "name_en", "description_ja", "description_en", "prefecture", "treasury", "royalty_receiver", "brand_colour"];
+  const FIELDS = TEXTS.concat(["logo_data_url", "editors_may_refund"]);
+  const MAX_LOGO_BYTES = 200 * 1024;
+  let saved = null;
+  let logo = "";
+  let errors = {};
+
+  function fillPrefectures() {
+    const select = C.el("prefecture");
+    const chosen = select.value || (saved && saved.prefecture) || "";
+    const names = F.i18n.current() === "en" ? F.prefectures.en : F.prefectures.ja;
+    const options = [];
+    for (let code = 1; code <= 47; code++) {
+      const value = String(code).padStart(2, "0");
+      options.push(C.make("option", { value: value, text: names[code] }));
+    }
+    select.replaceChildren.apply(select, options);
+    select.value = chosen;
+  }
+
+  function fill(settings) {
+    saved = settings;
+    TEXTS.forEach(function (name) { C.el(name).value = settings[name] || ""; });
+    if (!settings.brand_colour) C.el("brand_colour").value = "#1f6f5c";
+    C.el("editors_may_refund").checked = !!settings.editors_may_refund;
+    logo = settings.logo_data_url || "";
+    renderLogo();
+  }
+
+  function renderLogo() {
+    const img = C.el("logo-preview");
+    img.hidden = !logo;
+    if (logo) {
+      img.src = logo;
+      img.alt = t("f.logo.alt");
+    } else {
+      img.removeAttribute("src");
+    }
+    C.el("logo-remove").hidden = !logo;
+  }
+
+  function renderErrors() {
+    FIELDS.forEach(function (name) { C.fieldMessage(name, errors[name] ? t(errors[name]) : ""); });
+  }
+
+  function read() {
+    const body = {};
+    TEXTS.forEach(function (name) { body[name] = C.el(name).value.trim(); });
+    ["treasury", "royalty_receiver"].forEach(function (name) { if (!body[name]) body[name] = null; });
+    body.logo_data_url = logo;
+    body.editors_may_refund = C.el("editors_may_refund").checked;
+    return body;
+  }
+
+  function check(body) {
+    const found = {};
+    if (!body.name_ja) found.name_ja = "v.required";
+    if (!body.name_en) found.name_en = "v.required";
+    ["treasury", "royalty_receiver"].forEach(function (name) {
+      if (body[name] && !/^0x[0-9a-fA-F]{40}$/.test(body[name])) found[name] = "v.address";
+    });
+    return found;
+  }
+
+  async function save(event) {
+    event.preventDefault();
+    const body = read();
+    errors = check(body);
+    renderErrors();
+    const first = FIELDS.find(function (name) { return errors[name]; });
+    if (first) return C.el(first).focus();
+    const patch = {};
+    Object.keys(body).forEach(function (name) {
+      const before = saved[name] === undefined ? null : saved[name];
+      if (JSON.stringify(before) !== JSON.stringify(body[name]) && !(before === null && body[name] === "")) patch[name] = body[name];
+    });
+    if (!Object.keys(patch).length) return C.say("settings-message", t("settings.nothing"), "");
+    C.el("settings-submit").disabled = true;
+    const done = await C.townApi("PATCH", "settings", { json: patch });
+    C.el("settings-submit").disabled = false;
+    if (!done.ok) {
+      const named = C.fieldErrors(done);
+      Object.keys(named).forEach(function (name) { if (FIELDS.indexOf(name) >= 0) errors[name] = "v.settings." + name; });
+      renderErrors();
+      const bad = FIELDS.find(function (name) { return errors[name]; });
+      if (bad) return C.el(bad === "logo_data_url" ? "logo" : bad).focus();
+      return C.say("settings-error", C.errorText(done), "error");
+    }
+    C.say("settings-error", "");
+    fill(done.body && done.body.name_ja !== undefined ? done.body : Object.assign({}, saved, patch));
+    C.say("settings-message", t("settings.saved"), "success");
+  }
+
+  function pickLogo() {
+    const file = C.el("logo").files[0];
+    errors.logo_data_url = null;
+    if (!file) return;
+    if (["image/png", "image/svg+xml"].indexOf(file.type) < 0) errors.logo_data_url = "v.logo_type";
+    else if (file.size > MAX_LOGO_BYTES) errors.logo_data_url = "v.logo_size";
+    renderErrors();
+    if (errors.logo_data_url) { C.el("logo").value = ""; return; }
+    const reader = new FileReader();
+    reader.onload = function () { logo = String(reader.result); renderLogo(); };
+    reader.readAsDataURL(file);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    C.ready("settings", async function () {
+      fillPrefectures();
+      const found = await C.townApi("GET", "settings");
+      if (!found.ok) return C.say("page-error", C.errorText(found), "error");
+      fill(found.body);
+      C.el("settings-form").addEventListener("submit", save);
+      C.el("logo").addEventListener("change", pickLogo);
+      C.el("logo-remove").addEventListener("click", function () { logo = ""; C.el("logo").value = ""; renderLogo(); C.el("logo").focus(); });
+      C.el("settings-form").addEventListener("input", function (event) {
+        const name = event.target.name;
+        if (errors[name]) { errors[name] = null; renderErrors(); }
+      });
+      F.i18n.onChange(function () { fillPrefectures(); renderErrors(); renderLogo(); });
+    }, ["owner"]);
+  });
+})();
