@@ -21,6 +21,7 @@ from backend.payments import router as payments
 from backend.runtime import Runtime, open_runtime
 from backend.sales import campaigns_router as campaigns
 from backend.sales import router as sales
+from backend.sales import staff_drops
 from backend.staff import router as staff
 from backend.towns import router as towns
 
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(payments.router)
     app.include_router(metadata.router)
     app.include_router(holders.router)
+    app.include_router(staff_drops.router)
     app.include_router(campaigns.router)  # /c/{code} before the pages' mount at /
     app.include_router(staff.router)
     app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="pages")
