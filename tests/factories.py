@@ -49,3 +49,76 @@ def add_town(sessions_factory: sessionmaker[Session], slug: str, **fields: objec
         session.add(town)
         session.flush()
         return town.id
+
+
+# ── orders (H-orders) ───────────────────────────────────────────────────────
+
+
+def add_plain_drop(sessions_factory: sessionmaker[Session], town_id: int, **fields: object) -> int:
+    """A live drop row of the town with no series on chain (enough for reading orders); its id."""
+    from backend.sales.models import Drop
+
+    values: dict[str, object] = {
+        "municipality_id": town_id,
+        "title_ja": "テスト住民票",
+        "title_en": "Test card",
+        "price_jpy": 1000,
+        "supply": 1_000_000,
+        "reserved": 0,
+        "per_buyer_limit": 5,
+        "starts_at": utcnow(),
+        "chain_id": 31337,
+        "contract": "0x" + "ab" * 20,
+        "status": "live",
+    }
+    values.update(fields)
+    with session_scope(sessions_factory) as session:
+        drop = Drop(**values)
+        session.add(drop)
+        session.flush()
+        return drop.id
+
+
+def bulk_orders(
+    sessions_factory: sessionmaker[Session],
+    drop_id: int,
+    count: int,
+    *,
+    names: tuple[str, ...] = ("髙橋", "山﨑", "渡邊"),
+    batch: int = 10_000,
+) -> None:
+    """`count` minted orders of one card each (card number = 1 + index), inserted in bulk
+    (executemany) so a test can export 100,000 of them in seconds. Emails carry `names`
+    in turn, so exports hold Japanese text."""
+    from sqlalchemy import insert
+
+    from backend.sales.models import Order, OrderCard
+
+    start = utcnow()
+    with session_scope(sessions_factory) as session:
+        for first in range(0, count, batch):
+            indexes = range(first, min(first + batch, count))
+            session.execute(
+                insert(Order),
+                [
+                    {
+                        "id": f"ord_bulk{index:09d}",
+                        "drop_id": drop_id,
+                        "quantity": 1,
+                        "email": f"{names[index % len(names)]}{index}@example.jp",
+                        "prefecture": f"{index % 48:02d}",
+                        "payment_method": "demo",
+                        "status": "minted",
+                        "token_hash": "0" * 64,
+                        "amount_jpy": 1000,
+                        "payment_data": "{}",
+                        "expires_at": start,
+                        "created_at": start,
+                    }
+                    for index in indexes
+                ],
+            )
+            session.execute(
+                insert(OrderCard),
+                [{"order_id": f"ord_bulk{index:09d}", "token_id": index + 1, "drop_id": drop_id} for index in indexes],
+            )

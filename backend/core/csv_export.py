@@ -47,11 +47,12 @@ SPOOL_IN_MEMORY: Final = 1024 * 1024
 BOM: Final = "\ufeff".encode()
 #: The Python codec behind `encoding="shift_jis"` (see module docstring).
 SHIFT_JIS_CODEC: Final = "cp932"
-#: Unicode characters cp932 has under another code point: EM DASH is JIS 1-01-29, which
-#: cp932 maps to HORIZONTAL BAR. (Python's cp932 already maps 〜 − ‖ ¢ £ ¬ this way.)
-_CP932_EQUIVALENTS: Final = str.maketrans({"\u2014": "\u2015"})
+#: The one Unicode character cp932 has under another code point that Python's cp932 codec
+#: does not map itself: EM DASH is JIS 1-01-29, HORIZONTAL BAR in cp932. (The codec already
+#: writes 〜 − ‖ ¢ £ ¬ as their cp932 twins.) `str.replace`, not `translate`: 30× faster.
+_EM_DASH, _HORIZONTAL_BAR = "\u2014", "\u2015"
 #: What Excel reads as the start of a formula (OWASP, CSV injection).
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START: Final = frozenset("=+-@\t\r")
 
 MEDIA_TYPES: Final[dict[str, str]] = {
     "utf-8": "text/csv; charset=utf-8",
@@ -61,7 +62,7 @@ MEDIA_TYPES: Final[dict[str, str]] = {
 
 def safe_cell(value: Cell) -> Cell:
     """The cell as written: text that Excel would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and value[:1] in _FORMULA_START:
         return "'" + value
     return value
 
@@ -81,7 +82,8 @@ def encode_cp932(text: str) -> tuple[bytes, int]:
     The count is exact without a Python loop per character: "?" is 0x3F, which is never the
     second byte of a double-byte cp932 character (those are 0x40-0xFC), so every "?" in the
     output is either one that was in the text or a replacement."""
-    text = text.translate(_CP932_EQUIVALENTS)
+    if _EM_DASH in text:
+        text = text.replace(_EM_DASH, _HORIZONTAL_BAR)
     data = text.encode(SHIFT_JIS_CODEC, errors="replace")
     return data, data.count(b"?") - text.count("?")
 
@@ -96,7 +98,10 @@ class _Writer:
 
     def write(self, row: Sequence[Cell]) -> bool:
         """Write one row; True when the buffer is due to be taken."""
-        self.writer.writerow([safe_cell(value) for value in row])
+        # `safe_cell` inlined: this runs for every cell of every row.
+        self.writer.writerow(
+            ["'" + value if value.__class__ is str and value[:1] in _FORMULA_START else value for value in row]
+        )
         return self.buffer.tell() >= CHUNK_CHARS
 
     def take(self) -> str:
