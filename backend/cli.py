@@ -305,6 +305,66 @@ def seed_demo(chain: ChainOption = None, data_dir: DataDirOption = None, databas
         runtime.close()
 
 
+staff_app = typer.Typer(help="Town staff: add members (the operator's way in; others are invited in the console).")
+audit_app = typer.Typer(help="The audit log of staff actions.")
+app.add_typer(staff_app, name="staff")
+app.add_typer(audit_app, name="audit")
+
+
+@staff_app.command("add")
+def staff_add(
+    email: Annotated[str, typer.Argument(help="the member's e-mail address (their sign-in)")],
+    town: Annotated[str, typer.Option("--town", help="the town's slug, e.g. hoshikawa")],
+    role: Annotated[str, typer.Option("--role", help="owner, editor, moderator, analyst or verifier")],
+    data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Give EMAIL a ROLE in a town (e.g. the first owner). Works beside a running deployment:
+    same data directory or database, no chain needed. The change is in the audit log."""
+    from backend.staff.admin import add_staff_member
+
+    settings = build_settings(data_dir=data_dir, database_url=database_url)
+    line = _with_database(settings, lambda sessions: add_staff_member(sessions, email, town, role))
+    typer.echo(line)
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDirOption = None, database_url: DatabaseOption = None) -> None:
+    """Recompute the audit log's hash chain: exit 0 if intact, 1 naming the first broken row."""
+    from backend.core.audit import verify
+    from backend.core.db import session_scope
+
+    settings = build_settings(data_dir=data_dir, database_url=database_url)
+    sqlite_path = settings.database_url.split("///", 1)[-1] if settings.database_url.startswith("sqlite") else None
+    if sqlite_path is not None and not Path(sqlite_path).exists():
+        fail(f"no database at {sqlite_path}: pass the deployment's --data-dir (or --database-url)")
+
+    def _verify(sessions: sessionmaker[Session]) -> Any:
+        with session_scope(sessions) as session:
+            return verify(session)
+
+    report = _with_database(settings, _verify)
+    if report.broken_id is not None:
+        typer.echo(f"audit chain BROKEN at row {report.broken_id} (after {report.rows - 1} intact rows)", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(f"audit chain intact: {report.rows} rows")
+
+
+def _with_database(settings: Settings, action: Callable[[sessionmaker[Session]], T]) -> T:
+    """Open (and migrate) the deployment's database, run `action` with a session factory, close."""
+    from backend.core.db import make_session_factory
+    from backend.runtime import open_database
+    from backend.staff.admin import AdminError
+
+    engine = guarded(lambda: open_database(settings))
+    try:
+        return action(make_session_factory(engine))
+    except AdminError as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -22,7 +22,7 @@ from backend.holders.custody import Vault
 from backend.payments.base import HostedCheckout
 from backend.sales.drops import card_artifact
 from backend.sales.sweeper import OrderSweeper
-from backend.towns.demo import seed_demo
+from backend.towns.demo import demo_owner_notice, seed_demo, seed_demo_owner
 from minting.chains import Chain, connect
 from minting.compiler import compile_contracts
 from minting.deploy import MANIFEST_FILE, Manifest, ensure_deployed
@@ -159,7 +159,9 @@ def open_runtime(settings: Settings) -> Runtime:
         if settings.demo_mode and settings.seed_demo:
             admin = load_signer(chain, env_prefix="FURUSATO_DEPLOYER", key=deployer_key)
             with session_scope(sessions) as session:
-                seed_demo(session, chain, card_contract, admin, settings.demo_supply)
+                town, _drop = seed_demo(session, chain, card_contract, admin, settings.demo_supply)
+                seed_demo_owner(session, town)
+            print(demo_owner_notice(settings), flush=True)
         signer_key = settings.signer_key.get_secret_value() if settings.signer_key else None
         runtime = Runtime(
             settings,

@@ -146,14 +146,14 @@ def _route_path(request: Request) -> str:
     return path
 
 
-def rate_limit_write(runtime: RuntimeDep, key: str) -> None:
+def rate_limit_write(runtime: RuntimeDep, key: str, now: datetime) -> None:
     """Count one write of `key` in the shared counters; 429 once the minute's limit is spent."""
     limit = runtime.settings.staff_writes_per_minute
     with runtime.sessions() as counter:
-        allowed = ratelimit.hit(counter, key, limit, WRITE_WINDOW_SECONDS)
+        allowed = ratelimit.hit(counter, key, limit, WRITE_WINDOW_SECONDS, now=now.timestamp())
         counter.commit()
     if not allowed:
-        wait = ratelimit.retry_after(WRITE_WINDOW_SECONDS)
+        wait = ratelimit.retry_after(WRITE_WINDOW_SECONDS, now.timestamp())
         raise ApiError(
             429, "rate_limited", "Too many changes in a minute; wait a moment.", headers={"Retry-After": str(wait)}
         )
@@ -165,6 +165,7 @@ def town_staff(
     runtime: RuntimeDep,
     session: SessionDep,
     auth: AuthenticatedDep,
+    now: NowDep,
 ) -> StaffContext:
     """Steps 3 and 4 of the module docstring, after `authenticated`."""
     town = session.scalar(select(Municipality).where(Municipality.slug == slug))
@@ -174,7 +175,7 @@ def town_staff(
     if not policy.allowed(request.method, _route_path(request), held.role, town):
         raise forbidden()
     if request.method in WRITE_METHODS:
-        rate_limit_write(runtime, f"staff-write:{auth.member.id}")
+        rate_limit_write(runtime, f"staff-write:{auth.member.id}", now)
     return StaffContext(auth.member, town, held.role, auth.via)
 
 

@@ -92,14 +92,14 @@ def _key(kind: str, value: str) -> str:
     return f"staff-{kind}:{hashlib.sha256(value.encode()).hexdigest()[:40]}"
 
 
-def _limit(runtime: Runtime, *limits: tuple[str, tuple[int, int]]) -> None:
+def _limit(runtime: Runtime, now: datetime, *limits: tuple[str, tuple[int, int]]) -> None:
     """Count one hit of each key, in order, in a committed transaction of its own; 429 at the
     first key over its limit (later keys are then not counted)."""
     with runtime.sessions() as counter:
         for key, (limit, window) in limits:
-            if not ratelimit.hit(counter, key, limit, window):
+            if not ratelimit.hit(counter, key, limit, window, now=now.timestamp()):
                 counter.commit()
-                wait = ratelimit.retry_after(window)
+                wait = ratelimit.retry_after(window, now.timestamp())
                 raise ApiError(
                     429,
                     "rate_limited",
@@ -119,7 +119,7 @@ def sign_in(
     """Mail a 6-digit code (10 minutes, single use) if the address is staff of a town; 202 either way."""
     email = members.normalise_email(body.email)
     per_client = (_key("codes-client", _client(request)), CODES_PER_CLIENT)
-    _limit(runtime, per_client, (_key("codes", email), CODES_PER_ADDRESS))
+    _limit(runtime, now, per_client, (_key("codes", email), CODES_PER_ADDRESS))
     secret = runtime.settings.secret_key.get_secret_value()
     with runtime.sessions() as session:
         is_staff = members.is_staff_anywhere(session, email)
@@ -145,7 +145,7 @@ def create_session(
 ) -> SessionCreated:
     """Exchange the mailed code (once) for a session: the token in the answer and in the
     console's cookie (HttpOnly, SameSite=Strict), and a CSRF token for cookie writes."""
-    _limit(runtime, (_key("attempts-client", _client(request)), ATTEMPTS_PER_CLIENT))
+    _limit(runtime, now, (_key("attempts-client", _client(request)), ATTEMPTS_PER_CLIENT))
     email = members.normalise_email(body.email)
     settings = runtime.settings
     with runtime.sessions() as session:

@@ -13,8 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
+from backend.core import audit
+from backend.core.config import Settings
 from backend.sales.drops import DropTerms, create_card_drop
 from backend.sales.models import Drop
+from backend.staff.members import add_member, member_by_email
 from backend.towns.models import Municipality
 from minting.chains import Chain
 
@@ -31,6 +34,9 @@ DEMO_TOWN = {
         "With a digital resident card you belong to the town from wherever you live."
     ),
 }
+
+#: The demo town's owner, seeded so the console can be tried at once (its code goes to data_dir/mail).
+DEMO_OWNER_EMAIL = "owner@hoshikawa.example"
 
 DEMO_SUPPLY = 1_000
 DEMO_PRICE_JPY = 1_000
@@ -72,3 +78,27 @@ def seed_demo(
     if drop is None:
         drop = create_card_drop(session, chain, card_contract, admin, town, demo_drop_terms(datetime.now(UTC), supply))
     return town, drop
+
+
+def seed_demo_owner(session: Session, town: Municipality) -> None:
+    """The demo town's owner (`DEMO_OWNER_EMAIL`), unless that address is already staff."""
+    if member_by_email(session, DEMO_OWNER_EMAIL) is not None:
+        return
+    member = add_member(session, town, DEMO_OWNER_EMAIL, "owner")
+    audit.record(
+        session,
+        town_id=town.id,
+        actor="seed:demo",
+        action="staff.add",
+        target_type="staff",
+        target_id=str(member.id),
+        after={"email": DEMO_OWNER_EMAIL, "role": "owner"},
+    )
+
+
+def demo_owner_notice(settings: Settings) -> str:
+    """Where to sign in as the demo owner and where the code's mail lands (never the code)."""
+    return (
+        f"[demo] town console: {settings.public_url}/console/ - sign in as {DEMO_OWNER_EMAIL}; "
+        f"the code mail is written to {settings.data_dir / 'mail'}/ (a new .eml, its path printed then)"
+    )
