@@ -213,14 +213,13 @@ def record_scan(session: Session, campaign: Campaign, visit: Visit, secret: str,
     day = japan_day(now)
     salt = daily_salt(secret, day)
     client_key = visitor_hash(salt, visit.client, "")[:32]
-    if not ratelimit.hit(
-        session, f"campaign-scan:client:{client_key}", SCANS_PER_CLIENT_PER_MINUTE, SCAN_WINDOW_SECONDS
-    ):
-        return False
-    if not ratelimit.hit(
-        session, f"campaign-scan:campaign:{campaign.id}", SCANS_PER_CAMPAIGN_PER_MINUTE, SCAN_WINDOW_SECONDS
-    ):
-        return False
+    limits = (
+        (f"campaign-scan:client:{client_key}", SCANS_PER_CLIENT_PER_MINUTE),
+        (f"campaign-scan:campaign:{campaign.id}", SCANS_PER_CAMPAIGN_PER_MINUTE),
+    )
+    for key, limit in limits:
+        if not ratelimit.hit(session, key, limit, SCAN_WINDOW_SECONDS, now=now.timestamp()):
+            return False
     session.add(
         CampaignScan(
             campaign_id=campaign.id,
