@@ -117,7 +117,7 @@ def run(
     import uvicorn
 
     from backend.app import create_app
-    from backend.runtime import open_runtime
+    from backend.runtime import open_runtime, record_deployment
 
     settings = build_settings(
         chain=chain, data_dir=data_dir, database_url=database_url, host=host, port=port, demo_mode=demo_mode
@@ -129,6 +129,7 @@ def run(
     started = time.monotonic()
     runtime = guarded(lambda: open_runtime(settings))
     try:
+        record_deployment(settings, runtime.chain)  # so `furusato town add --data-dir` finds us
         if settings.mint_worker:
             guarded(runtime.start_worker)
         manifest = runtime.manifest
@@ -361,6 +362,107 @@ def _with_database(settings: Settings, action: Callable[[sessionmaker[Session]],
         return action(make_session_factory(engine))
     except AdminError as exc:
         fail(str(exc))
+    finally:
+        engine.dispose()
+
+
+town_app = typer.Typer(help="Towns on this deployment: add one, with its own contracts.")
+app.add_typer(town_app, name="town")
+
+
+def deployment_settings(data_dir: Path | None, **overrides: Any) -> Settings:
+    """Settings of the deployment running on `data_dir`: what `furusato run` recorded there
+    (chain, public URL, database), under the environment and the options given."""
+    import os
+
+    from backend.runtime import recorded_deployment
+
+    directory = data_dir or Path(os.environ.get("FURUSATO_DATA_DIR", "var"))
+    recorded = {
+        key: value
+        for key, value in recorded_deployment(directory).items()
+        if f"FURUSATO_{key.upper()}" not in os.environ
+    }
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return build_settings(**{**recorded, **given, "data_dir": data_dir})
+
+
+@town_app.command("add")
+def town_add(
+    slug: Annotated[str, typer.Option("--slug", help="the town's id in URLs, e.g. sakura-town")],
+    name_ja: Annotated[str, typer.Option("--name-ja", help="the town's name in Japanese, e.g. 桜町")],
+    name_en: Annotated[str, typer.Option("--name-en", help="the town's name in English, e.g. Sakura Town")],
+    prefecture: Annotated[str, typer.Option("--prefecture", help="JIS X 0401 code, 01-47 (06: Yamagata)")],
+    treasury: Annotated[
+        str | None, typer.Option("--treasury", help="0x… address for proceeds and royalties [default: deployer]")
+    ] = None,
+    royalty_bps: Annotated[int, typer.Option("--royalty-bps", help="ERC-2981 royalty, 0-1000 basis points")] = 500,
+    description_ja: Annotated[str, typer.Option("--description-ja")] = "",
+    description_en: Annotated[str, typer.Option("--description-en")] = "",
+    data_dir: DataDirOption = None,
+    chain: ChainOption = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Add a town and deploy its own ResidentCard and NamingRights, exactly once: killed
+    midway, run it again and it finishes without a second deployment. Given the data
+    directory of a running `furusato run`, it uses that deployment's database and chain."""
+    from backend.towns.registry import NewTown, TownError
+
+    try:
+        new = NewTown(
+            slug, name_ja, name_en, prefecture, description_ja, description_en, treasury, royalty_bps
+        ).validated()
+    except TownError as exc:
+        fail(str(exc))
+    settings = deployment_settings(data_dir, chain=chain, database_url=database_url)
+    added = guarded(lambda: _add_town(settings, new))
+    verb = "finished adding" if added.resumed else "added"
+    typer.echo(
+        f"town {added.slug} {verb}: ResidentCard {added.card_contract}, NamingRights {added.rights_contract}, "
+        f"treasury {added.treasury} ({len(added.sent)} transactions sent, {added.seconds:.1f} s)"
+    )
+
+
+def _add_town(settings: Settings, new: Any) -> Any:
+    """Open the deployment's database and chain (joining its running node), check the
+    manifest is this chain's, and add the town (`backend.towns.registry.add_town`)."""
+    from backend.core.db import make_session_factory
+    from backend.runtime import StartupError, open_database
+    from backend.staff.admin import operator
+    from backend.towns.registry import Deployer, TownError, add_town
+    from minting.chains import connect
+    from minting.compiler import compile_contracts
+    from minting.deploy import MANIFEST_FILE, Manifest, verify_manifest
+    from minting.keys import load_signer
+    from minting.once import OnceSender
+
+    manifest_path = settings.data_dir / MANIFEST_FILE
+    if not manifest_path.exists():
+        raise StartupError(
+            f"no deployment in {settings.data_dir} (no {MANIFEST_FILE}): start `furusato run --data-dir "
+            f"{settings.data_dir}` once first, or pass the deployment's --data-dir"
+        )
+    if settings.chain.startswith("eth-tester"):
+        raise StartupError("towns need a persistent chain: eth-tester:// lives inside one process")
+    engine = open_database(settings)
+    try:
+        with connect(settings.chain, settings.data_dir) as connected:
+            verify_manifest(connected.w3, Manifest.load(manifest_path), manifest_path)
+            key = settings.deployer_key.get_secret_value() if settings.deployer_key else None
+            admin = load_signer(connected, env_prefix="FURUSATO_DEPLOYER", key=key)
+            signer_key = settings.signer_key.get_secret_value() if settings.signer_key else None
+            grants = [
+                ("MINTER_ROLE", load_signer(connected).address),
+                ("SIGNER_ROLE", load_signer(connected, env_prefix="FURUSATO_SIGNER", key=signer_key).address),
+            ]
+            sessions = make_session_factory(engine)
+            deployer = Deployer(
+                OnceSender(sessions, connected.w3, admin), compile_contracts, settings.public_url, grants
+            )
+            try:
+                return add_town(sessions, deployer, new, actor=operator())
+            except TownError as exc:
+                raise StartupError(str(exc)) from exc
     finally:
         engine.dispose()
 

@@ -8,11 +8,15 @@ an exception with a one-line message; the CLI prints it and exits non-zero.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -79,6 +83,45 @@ class Runtime:
         self.threads.clear()
         self.chain.close()
         self.engine.dispose()
+
+
+#: What CLI commands given a data directory need to find the deployment running on it.
+DEPLOYMENT_FILE = "deployment.json"
+
+
+def record_deployment(settings: Settings, chain: Chain) -> None:
+    """Write `<data_dir>/deployment.json` at start-up: the chain URL, public URL and database
+    URL this deployment runs with, so `furusato town add --data-dir DIR` (and the other
+    commands) work against it with no other option. An anvil node is joined through its own
+    `anvil.json` (`minting.anvil.running_node_url`). A database URL with a password is not
+    written (the commands then need FURUSATO_DATABASE_URL, as the server did). eth-tester
+    chains live in one process: nothing to record."""
+    if chain.kind == "eth-tester":
+        return
+    database = make_url(settings.database_url)
+    entry = {
+        "chain": settings.chain,
+        "public_url": settings.public_url,
+        "database_url": None if database.password else settings.database_url,
+    }
+    path = settings.data_dir / DEPLOYMENT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(entry, indent=2))
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+
+
+def recorded_deployment(data_dir: Path) -> dict[str, str]:
+    """The settings `record_deployment` wrote in `data_dir` (empty if none): chain,
+    public_url and database_url, each only when recorded."""
+    try:
+        entry = json.loads((data_dir / DEPLOYMENT_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(entry, dict):
+        return {}
+    return {key: str(value) for key, value in entry.items() if key in ("chain", "public_url", "database_url") and value}
 
 
 def _database_reason(exc: SQLAlchemyError) -> str:

@@ -7,12 +7,16 @@ killed hard loses only what it had not dumped) and runs the Cancun hardfork like
 
 Its pid is written next to the state file; a node left running by a process that was
 killed is stopped before a new one is started on the same state, so two nodes never write
-one file.
+one file. Beside it, `anvil.json` names the node's URL and the process that started it:
+while that process lives, another one (`furusato town add --data-dir …` beside a running
+`furusato run`) connects to the same node instead (`running_node_url`), never starting a
+second node or stopping the first.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import signal
@@ -33,6 +37,8 @@ DEV_MNEMONIC = "test test test test test test test test test test test junk"
 STATE_FILE = "anvil-state.json"
 PID_FILE = "anvil.pid"
 LOG_FILE = "anvil.log"
+#: {"url", "pid" (the node), "owner" (the process that started it)}, while the node runs.
+NODE_FILE = "anvil.json"
 
 
 def anvil_binary() -> Path:
@@ -71,6 +77,32 @@ def _is_our_anvil(pid: int, state_path: Path) -> bool:
     except OSError:
         return False
     return bool(cmdline) and cmdline[0].endswith(b"anvil") and str(state_path).encode() in cmdline
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def running_node_url(data_dir: Path) -> str | None:
+    """The URL of the node a live process started on `data_dir`'s state, or None.
+
+    None when there is no such node, or its starter died (the node is then a stale one that
+    `AnvilNode.start` stops before starting afresh)."""
+    try:
+        entry = json.loads((Path(data_dir) / NODE_FILE).read_text())
+        url, pid, owner = str(entry["url"]), int(entry["pid"]), int(entry["owner"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    state = (Path(data_dir) / STATE_FILE).resolve()
+    if not (_alive(owner) and _is_our_anvil(pid, state)):
+        return None
+    return url
 
 
 def _wait_for_exit(pid: int, timeout: float) -> bool:
@@ -116,6 +148,10 @@ class AnvilNode:
     @property
     def pid_path(self) -> Path:
         return self.data_dir / PID_FILE
+
+    @property
+    def node_path(self) -> Path:
+        return self.data_dir / NODE_FILE
 
     @property
     def url(self) -> str:
@@ -169,6 +205,8 @@ class AnvilNode:
         log.close()
         self.pid_path.write_text(str(self.process.pid))
         self._wait_ready(timeout)
+        entry = {"url": self.url, "pid": self.process.pid, "owner": os.getpid()}
+        self.node_path.write_text(json.dumps(entry))
         return self
 
     def _wait_ready(self, timeout: float) -> None:
@@ -201,6 +239,7 @@ class AnvilNode:
                 process.kill()
                 process.wait()
         self.pid_path.unlink(missing_ok=True)
+        self.node_path.unlink(missing_ok=True)
 
     def kill(self) -> None:
         """Kill the node hard (SIGKILL), as a crash would; for tests."""
@@ -209,6 +248,7 @@ class AnvilNode:
             self.process.wait()
             self.process = None
         self.pid_path.unlink(missing_ok=True)
+        self.node_path.unlink(missing_ok=True)
 
     def __enter__(self) -> AnvilNode:
         return self.start()

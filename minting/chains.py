@@ -2,6 +2,7 @@
 
     eth-tester://                  in-process py-evm chain, Cancun, fresh every time (unit tests)
     anvil://                       start anvil on 127.0.0.1 and a free port, state in data_dir
+                                   (or join the node a running process started there)
     anvil://127.0.0.1:PORT         the same on a given port
     http://HOST:PORT, https://…    any JSON-RPC node (Polygon, Sepolia, a company node)
 
@@ -22,7 +23,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
-from minting.anvil import DEV_CHAIN_ID, DEV_MNEMONIC, AnvilNode
+from minting.anvil import DEV_CHAIN_ID, DEV_MNEMONIC, AnvilNode, running_node_url
 from minting.errors import NodeUnreachable, UnsupportedChainURL
 
 DEV_ACCOUNT_COUNT = 10
@@ -38,6 +39,7 @@ class Chain:
     url: str
     w3: Web3
     kind: str  # "eth-tester", "anvil" or "rpc"
+    #: The node this process started (stopped by `close`); None for a node it only joined.
     node: AnvilNode | None = None
     _dev_accounts: list[LocalAccount] = field(default_factory=list, repr=False)
 
@@ -165,6 +167,13 @@ def connect(url: str, data_dir: Path | None = None) -> Chain:
             port = parts.port
         except ValueError as exc:
             raise UnsupportedChainURL(url) from exc
+        running = running_node_url(Path(data_dir or "var"))
+        if running is not None:  # a live process's node on this state: join it, never a second
+            if port is not None and urlsplit(running).port != port:
+                raise NodeUnreachable(url, f"this data directory's anvil already runs at {running}")
+            w3 = _http_web3(running)
+            _check_reachable(running, w3)
+            return Chain(url=url, w3=w3, kind="anvil")
         node = AnvilNode(Path(data_dir or "var"), port=port, chain_id=DEV_CHAIN_ID).start()
         chain = Chain(url=url, w3=_http_web3(node.url), kind="anvil", node=node)
         try:
