@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from backend.core import health
+from backend.core import health, openapi
 from backend.core.bodylimit import BodySizeLimit
 from backend.core.config import Settings, get_settings
 from backend.core.errors import install_error_handlers
 from backend.core.ratelimit import RateLimiter
+from backend.core.routing import PagesMount
 from backend.holders import router as holders
 from backend.metadata import router as metadata
 from backend.payments import router as payments
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     per_minute = settings.order_rate_per_minute
     app.state.order_limiter = RateLimiter(per_minute, 60.0) if per_minute else None
     install_error_handlers(app)
+    openapi.install(app)
     app.add_middleware(BodySizeLimit)
     app.include_router(health.router)
     app.include_router(towns.router)
@@ -66,5 +68,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(staff_drops.router)
     app.include_router(campaigns.router)  # /c/{code} before the pages' mount at /
     app.include_router(staff.router)
-    app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="pages")
+    # Last, and leaving API paths to the API: see backend.core.routing.
+    app.router.routes.append(PagesMount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="pages"))
     return app

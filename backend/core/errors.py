@@ -21,6 +21,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from backend.core.routing import allowed_methods
+
 log = logging.getLogger("furusato.api")
 
 
@@ -40,7 +42,15 @@ def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message}}
 
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+#: Starlette's and FastAPI's own refusals. FastAPI answers 400 for a body it cannot decode
+#: (not UTF-8); JSON that does not parse is a 422 like any invalid field.
+_HTTP_CODES = {
+    400: "invalid_body",
+    404: "not_found",
+    405: "method_not_allowed",
+    401: "unauthorized",
+    403: "forbidden",
+}
 
 
 class ErrorDetail(BaseModel):
@@ -54,11 +64,17 @@ class Error(BaseModel):
     error: ErrorDetail
 
 
+class FieldProblem(BaseModel):
+    loc: list[str | int] = Field(description="Where: `body`, `query`, `path` or `header`, then the field")
+    msg: str
+    type: str
+
+
 class InvalidRequest(Error):
     """A 422: the `error` of every refusal, plus FastAPI's `detail` (one entry per bad field)
     when the request failed validation (absent when a handler refused a well-formed value)."""
 
-    detail: list[dict[str, Any]] | None = None
+    detail: list[FieldProblem] | None = None
 
 
 #: What each status means on this API, for the OpenAPI document; a route adds its own codes.
@@ -114,9 +130,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return Response(text, status_code=422, media_type="application/json")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            # The route that refused names only its own methods; other routes may share its path.
+            headers = {**(exc.headers or {}), "Allow": ", ".join(allowed_methods(request.scope))}
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

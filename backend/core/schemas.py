@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from pydantic import BaseModel
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
+from pydantic import BaseModel, EmailStr, Field
+from pydantic.config import JsonDict
 from web3 import Web3
 
 #: The largest numbers a row can be named by: `drops.id` is a 32-bit column on PostgreSQL and
@@ -12,6 +15,29 @@ from web3 import Web3
 #: instead of overflowing in the database driver (a 500).
 MAX_ROW_ID = 2**31 - 1
 MAX_TOKEN_ID = 2**63 - 1
+
+
+#: An address as the OpenAPI document states it: the syntax (`pattern`), not the zero address
+#: (`not`), and with `format: ethereum-address` what no pattern can say, that a mixed-case
+#: spelling must carry its EIP-55 checksum. A route validates with `card_recipient`, whose
+#: messages name what is wrong; the schema states the same checks.
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+ADDRESS_FORMAT = "ethereum-address"
+NOT_ZERO_ADDRESS: JsonDict = {"pattern": "^0x0{40}$"}
+ADDRESS_SCHEMA: JsonDict = {"pattern": ADDRESS_PATTERN, "format": ADDRESS_FORMAT, "not": NOT_ZERO_ADDRESS}
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{letter}{letter.upper()}]" if letter.isalpha() else re.escape(letter) for letter in word)
+
+
+#: email-validator (behind pydantic's `EmailStr`) refuses special-use domains (RFC 6761:
+#: `.test`, `.local`, `.invalid`, …) that the `email` format allows; the schema says so.
+EMAIL_SCHEMA: JsonDict = {
+    "not": {"pattern": f"[@.]({'|'.join(_any_case(name) for name in sorted(SPECIAL_USE_DOMAIN_NAMES))})$"}
+}
+#: An email address a route takes: what `EmailStr` accepts, at most 254 characters (RFC 5321).
+Email = Annotated[EmailStr, Field(max_length=254, json_schema_extra=EMAIL_SCHEMA)]
 
 
 def card_recipient(value: str) -> str:

@@ -22,15 +22,15 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Request
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 from web3 import Web3
 
 from backend.core import mail
 from backend.core.deps import RuntimeDep
-from backend.core.errors import ApiError
+from backend.core.errors import ApiError, error_responses
 from backend.core.ratelimit import RateLimiter
-from backend.core.schemas import MAX_TOKEN_ID, card_recipient
+from backend.core.schemas import ADDRESS_SCHEMA, MAX_TOKEN_ID, Email, card_recipient
 from backend.holders.cards import HeldCard, find_card, held_cards
 from backend.holders.custody import KeyUnavailable, normalise_email
 from backend.holders.models import Holder
@@ -53,7 +53,7 @@ SIGN_IN_PER_IP = (20, 600.0)
 class SignInRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    email: EmailStr = Field(max_length=254)
+    email: Email
 
 
 class SignInAccepted(BaseModel):
@@ -105,7 +105,7 @@ class HeldCardsPage(BaseModel):
 class MoveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    to_address: str = Field(description="0x address, checksummed or all lower case")
+    to_address: str = Field(description="0x address, checksummed or all lower case", json_schema_extra=ADDRESS_SCHEMA)
 
     @field_validator("to_address")
     @classmethod
@@ -184,7 +184,12 @@ def _public(card: HeldCard, public_url: str) -> HeldCardPublic:
 # ── routes ──────────────────────────────────────────────────────────────────
 
 
-@router.post("/sign-in", status_code=202, response_model=SignInAccepted, responses={429: {"description": "rate"}})
+@router.post(
+    "/sign-in",
+    status_code=202,
+    response_model=SignInAccepted,
+    responses=error_responses(429, codes={429: "per address and per client"}),
+)
 def sign_in(
     body: SignInRequest, request: Request, runtime: RuntimeDep, state: StateDep, background: BackgroundTasks
 ) -> SignInAccepted:
@@ -202,7 +207,11 @@ def sign_in(
     return SignInAccepted()
 
 
-@router.post("/session", response_model=SessionCreated, responses={400: {"description": "invalid_link"}})
+@router.post(
+    "/session",
+    response_model=SessionCreated,
+    responses=error_responses(400, codes={400: "invalid_link: unknown, used or expired"}),
+)
 def create_session(body: SessionRequest, runtime: RuntimeDep) -> SessionCreated:
     """Exchange a sign-in link's token (once) for a 30-day session token."""
     with runtime.sessions() as session:
@@ -214,14 +223,14 @@ def create_session(body: SessionRequest, runtime: RuntimeDep) -> SessionCreated:
     return SessionCreated(session_token=opened.token, expires_at=opened.expires_at, email=opened.holder.email)
 
 
-@router.get("/me", response_model=HolderMe, responses={401: {"description": "unauthorized"}})
+@router.get("/me", response_model=HolderMe, responses=error_responses(401))
 def me(runtime: RuntimeDep, authorization: Authorization = None) -> HolderMe:
     with runtime.sessions() as session:
         holder = _signed_in(session, authorization, datetime.now(UTC))
         return HolderMe(email=holder.email, address=holder.address)
 
 
-@router.get("/me/cards", response_model=HeldCardsPage, responses={401: {"description": "unauthorized"}})
+@router.get("/me/cards", response_model=HeldCardsPage, responses=error_responses(401))
 def my_cards(runtime: RuntimeDep, authorization: Authorization = None) -> HeldCardsPage:
     """Every card of the holder's paid orders, minted or on its way, with its current owner."""
     now = datetime.now(UTC)
@@ -237,7 +246,21 @@ def my_cards(runtime: RuntimeDep, authorization: Authorization = None) -> HeldCa
     "/me/cards/{token_id}/move",
     status_code=202,
     response_model=MoveAccepted,
-    responses={401: {"description": "unauthorized"}, 404: {"description": "card_not_found"}, 409: {"description": ""}},
+    responses=error_responses(
+        401,
+        404,
+        409,
+        422,
+        502,
+        503,
+        codes={
+            404: "card_not_found",
+            409: "not_minted, not_in_custody",
+            422: "invalid_address (where the card already is), contract_address",
+            502: "move_failed: the chain refused it",
+            503: "move_unavailable",
+        },
+    ),
 )
 def move_card(
     token_id: Annotated[int, Path(ge=0, le=MAX_TOKEN_ID)],

@@ -10,13 +10,14 @@ cacheable for a while: an issued card's metadata does not change.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse, Response
 
 from backend.core.deps import RuntimeDep
-from backend.core.errors import ApiError
+from backend.core.errors import ApiError, error_responses
+from backend.core.schemas import ADDRESS_PATTERN
 from backend.metadata.card import token_metadata, town_url
 from backend.metadata.image import card_svg
 from backend.metadata.lookup import CardFacts, find_card, parse_contract, parse_token_id
@@ -24,10 +25,18 @@ from backend.metadata.lookup import CardFacts, find_card, parse_contract, parse_
 router = APIRouter(prefix="/api/v1/tokens", tags=["metadata"])
 
 CACHE_CONTROL = "public, max-age=300"
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "token_not_found: unknown contract, or the card is not issued (yet)"},
-    422: {"description": "invalid_contract / invalid_token_id: not an address, not a decimal id"},
-}
+_ERRORS = error_responses(
+    404,
+    422,
+    codes={
+        404: "token_not_found: unknown contract, or the card is not issued (yet)",
+        422: "invalid_contract / invalid_token_id: not an address, not a decimal id",
+    },
+)
+#: The checks of `_issued_card`, stated in the document; only stated (not validated by FastAPI),
+#: so that a malformed part keeps its own error code.
+Contract = Annotated[str, Path(json_schema_extra={"pattern": ADDRESS_PATTERN}, description="0x address, any case")]
+TokenId = Annotated[str, Path(json_schema_extra={"pattern": "^[0-9]{1,78}$"}, description="decimal token id")]
 
 
 def _issued_card(runtime: RuntimeDep, contract: str, token_id: str) -> CardFacts:
@@ -45,7 +54,7 @@ def _issued_card(runtime: RuntimeDep, contract: str, token_id: str) -> CardFacts
 
 
 @router.get("/{contract}/{token_id}", responses=_ERRORS)
-def get_token_metadata(contract: str, token_id: str, runtime: RuntimeDep) -> JSONResponse:
+def get_token_metadata(contract: Contract, token_id: TokenId, runtime: RuntimeDep) -> JSONResponse:
     """ERC-721 metadata of an issued card: name, description, image, town page, attributes."""
     facts = _issued_card(runtime, contract, token_id)
     body = token_metadata(facts, runtime.settings.public_url)
@@ -53,7 +62,7 @@ def get_token_metadata(contract: str, token_id: str, runtime: RuntimeDep) -> JSO
 
 
 @router.get("/{contract}/{token_id}/image.svg", response_class=Response, responses=_ERRORS)
-def get_token_image(contract: str, token_id: str, runtime: RuntimeDep) -> Response:
+def get_token_image(contract: Contract, token_id: TokenId, runtime: RuntimeDep) -> Response:
     """The card's picture, an SVG with its number and a QR code to the town's page."""
     facts = _issued_card(runtime, contract, token_id)
     svg = card_svg(facts, town_url(runtime.settings.public_url, facts.town_slug))

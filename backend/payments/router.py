@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from backend.core.deps import RuntimeDep
-from backend.core.errors import ApiError
+from backend.core.errors import ApiError, error_responses
 from backend.payments import card_events
 from backend.runtime import Runtime
 
@@ -78,7 +78,7 @@ def apply(runtime: Runtime, event: dict[str, Any], payload: str) -> dict[str, bo
     return {"received": True, "duplicate": False}
 
 
-@router.post("/card/webhook", responses={400: {"description": "invalid_signature, invalid_event"}})
+@router.post("/card/webhook", responses=error_responses(400, codes={400: "invalid_signature, invalid_event"}))
 async def card_webhook(request: Request, runtime: RuntimeDep, stripe_signature: StripeSignature = None) -> Any:
     """Stripe's events about checkouts and charges (see backend.payments.card_events)."""
     raw = await request.body()

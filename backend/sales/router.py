@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.core.deps import PageDep, RuntimeDep, SessionDep
-from backend.core.errors import ApiError
+from backend.core.errors import ApiError, error_responses
 from backend.core.ratelimit import RateLimiter, is_loopback
 from backend.core.schemas import MAX_ROW_ID
 from backend.holders.custody import ensure_holder
@@ -100,8 +100,12 @@ def list_drops(
     return DropsPage(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/api/v1/drops/{drop_id}", response_model=DropPublic)
-def get_drop(drop_id: Annotated[int, Path(le=MAX_ROW_ID)], session: SessionDep, runtime: RuntimeDep) -> DropPublic:
+@router.get(
+    "/api/v1/drops/{drop_id}", response_model=DropPublic, responses=error_responses(404, codes={404: "drop_not_found"})
+)
+def get_drop(
+    drop_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], session: SessionDep, runtime: RuntimeDep
+) -> DropPublic:
     row = session.execute(
         select(Drop, Municipality.slug).join(Municipality).where(Drop.id == drop_id, Drop.status.in_(PUBLIC_STATUSES))
     ).first()
@@ -141,9 +145,24 @@ def _check_method(runtime: Runtime, drop: Drop, body: OrderCreate) -> None:
         raise ApiError(400, "wallet_address_required", "Paying from a wallet needs the wallet's address.")
 
 
-@router.post(
-    "/api/v1/orders", status_code=201, response_model=OrderCreated, responses={409: {"description": "sold_out, …"}}
+#: `payment_method_unavailable` is a business outcome (which methods this drop and deployment
+#: take), `wallet_address_required` is also stated in the schema (`OrderCreate`).
+ORDER_REFUSALS = error_responses(
+    400,
+    404,
+    409,
+    429,
+    502,
+    codes={
+        400: "payment_method_unavailable, wallet_address_required",
+        404: "drop_not_found",
+        409: "sold_out, limit_exceeded, not_on_sale, idempotency_key_reused, request_in_progress",
+        502: "payment_provider_unavailable",
+    },
 )
+
+
+@router.post("/api/v1/orders", status_code=201, response_model=OrderCreated, responses=ORDER_REFUSALS)
 def create_order(
     body: OrderCreate, request: Request, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None
 ) -> Any:
@@ -376,7 +395,11 @@ def order_public(session: Session, runtime: Runtime, order: Order, *, just_paid:
     )
 
 
-@router.get("/api/v1/orders/{order_id}", response_model=OrderPublic)
+@router.get(
+    "/api/v1/orders/{order_id}",
+    response_model=OrderPublic,
+    responses=error_responses(404, codes={404: "order_not_found (also for a token that does not match)"}),
+)
 def get_order(order_id: str, runtime: RuntimeDep, authorization: Authorization = None) -> OrderPublic:
     with runtime.sessions() as session:
         order = _authorised_order(session, order_id, authorization)
@@ -385,7 +408,18 @@ def get_order(order_id: str, runtime: RuntimeDep, authorization: Authorization =
     return public
 
 
-@router.post("/api/v1/orders/{order_id}/demo-pay", response_model=OrderPublic)
+@router.post(
+    "/api/v1/orders/{order_id}/demo-pay",
+    response_model=OrderPublic,
+    responses=error_responses(
+        404,
+        409,
+        codes={
+            404: "order_not_found; not_found when demo payments are off",
+            409: "wrong_payment_method, order_expired, not_payable, amount_mismatch",
+        },
+    ),
+)
 def demo_pay(order_id: str, runtime: RuntimeDep, authorization: Authorization = None) -> OrderPublic:
     """The demo provider's pay button: the order is paid at once (demo mode only)."""
     if not runtime.settings.demo_mode:

@@ -5,9 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.config import JsonDict
 
-from backend.core.schemas import MAX_ROW_ID, PREFECTURE_PATTERN, card_recipient
+from backend.core.schemas import (
+    ADDRESS_FORMAT,
+    ADDRESS_PATTERN,
+    MAX_ROW_ID,
+    NOT_ZERO_ADDRESS,
+    PREFECTURE_PATTERN,
+    Email,
+    card_recipient,
+)
 
 
 class DropPublic(BaseModel):
@@ -42,16 +51,32 @@ class DropsPage(BaseModel):
     offset: int
 
 
+#: `wallet` orders name the wallet paying (400 `wallet_address_required` otherwise): stated
+#: in the schema too, so that no request the schema allows is refused for a missing field.
+_WALLET_NEEDS_ADDRESS: JsonDict = {
+    "if": {"properties": {"payment_method": {"const": "wallet"}}, "required": ["payment_method"]},
+    "then": {"required": ["wallet_address"], "properties": {"wallet_address": {"type": "string", "minLength": 1}}},
+}
+
+
 class OrderCreate(BaseModel):
     """What a buyer may send. Anything the server owns (status, price, token ids) is refused."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=_WALLET_NEEDS_ADDRESS)
 
     drop_id: int = Field(ge=1, le=MAX_ROW_ID)
     quantity: int = Field(ge=1, le=100)
-    email: EmailStr = Field(max_length=254)
+    email: Email
     prefecture: str = Field(pattern=PREFECTURE_PATTERN, description='JIS X 0401 code "01"…"47", or "00" abroad')
-    wallet_address: str | None = Field(default=None, description="0x address, checksummed or all lower case")
+    wallet_address: str | None = Field(
+        default=None,
+        description="0x address, checksummed or all lower case; empty or null for none",
+        json_schema_extra={
+            "pattern": f"^({ADDRESS_PATTERN[1:-1]})?$",
+            "format": ADDRESS_FORMAT,
+            "not": NOT_ZERO_ADDRESS,
+        },
+    )
     campaign_code: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     payment_method: Literal["demo", "card", "wallet"]
 
