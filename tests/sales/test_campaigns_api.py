@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 from typing import Any
 
 import pytest
@@ -300,3 +301,15 @@ def test_the_qr_downloads_decode_to_the_campaign_url(client: TestClient) -> None
     assert 'shape-rendering="crispEdges"' in svg.text
     missing = client.get(f"{TOWN}/campaigns/NOPE42/qr.png", headers=headers)
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "campaign_not_found")
+
+
+def test_a_server_that_cannot_load_the_pdf_renderer_answers_503(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    headers = editor(client)
+    code = make_campaign(client, headers)["code"]
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # `import weasyprint` now fails, as without Pango
+    response = client.get(f"{TOWN}/campaigns/{code}/poster.pdf", headers=headers)
+    assert (response.status_code, response.json()["error"]["code"]) == (503, "poster_unavailable")
+    # The QR alone does not need the renderer.
+    assert client.get(f"{TOWN}/campaigns/{code}/qr.svg", headers=headers).status_code == 200
