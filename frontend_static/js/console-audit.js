@@ -34,7 +34,7 @@
     if (!row.before && !row.after) return box;
     const list = C.make("ul", { className: "hint" });
     changed.slice(0, 6).forEach(function (name) {
-      list.append(C.make("li", { text: name + ": " + short(before[name]) + " → " + short(after[name]) }));
+      list.append(C.make("li", { text: label("f.", name) + ": " + short(before[name]) + " → " + short(after[name]) }));
     });
     if (changed.length > 6) list.append(C.make("li", { text: t("audit.more", { n: changed.length - 6 }) }));
     if (changed.length) box.append(list);
@@ -96,7 +96,7 @@
   async function load(offset) {
     history.replaceState(null, "", C.page("audit", filters()));
     const found = await C.townApi("GET", "audit", { query: Object.assign({ limit: LIMIT, offset: offset }, filters()) });
-    if (!found.ok) return C.say("page-error", C.errorText(found), "error");
+    if (!found.ok) return C.fail(found);
     C.say("page-error", "");
     page = { items: found.body.items, total: found.body.total, offset: offset };
     render();

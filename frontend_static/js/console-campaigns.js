@@ -9,16 +9,10 @@
   const LIMIT = 20;
   let page = { items: [], total: 0, offset: 0 };
   let drops = [];
-  let funnel = {};
   let fresh = "";
   let errors = {};
 
-  function value(item, name) {
-    if (item[name] !== undefined) return item[name];
-    if (item.counts && item.counts[name] !== undefined) return item.counts[name];
-    const f = funnel[item.code];
-    return f ? f[name] : undefined;
-  }
+  function value(item, name) { return item[name]; }
 
   function cell(label, children, className) {
     return C.make("td", { "data-label": label, className: className }, children);
@@ -48,13 +42,13 @@
       const name = C.make("div", {}, [
         C.make("strong", { text: item.name }),
         C.make("div", { className: "hint", text: t("campaigns.for_drop", { title: drop ? C.dropTitle(drop) : "#" + item.drop_id }) }),
-        C.make("a", { className: "small", href: C.page("orders", { campaign: item.code }), text: t("campaigns.orders") }),
+        C.make("a", { href: C.page("orders", { campaign: item.code }), text: t("campaigns.orders") }),
       ]);
       const scans = value(item, "scans");
       const unique = value(item, "unique_scans");
       const row = C.make("tr", { id: "campaign-" + item.code }, [
         cell(t("col.campaign"), [name]),
-        cell(t("col.url"), [C.make("a", { className: "mono", href: url, target: "_blank", rel: "noopener", text: url })]),
+        cell(t("col.url"), [C.make("a", { className: "mono", href: url, target: "_blank", rel: "noopener", text: url.replace(/^https?:\/\//, "") })]),
         cell(t("col.scans"), [scans === undefined ? "—" : t("campaigns.scans_value", { scans: C.count(scans), unique: C.count(unique) })], "num"),
         cell(t("col.paid"), [C.count(value(item, "paid"))], "num"),
         cell(t("col.revenue"), [C.yen(value(item, "revenue_jpy"))], "num"),
@@ -82,13 +76,8 @@
 
   async function load(offset) {
     const found = await C.townApi("GET", "campaigns", { query: { limit: LIMIT, offset: offset } });
-    if (!found.ok) return C.say("page-error", C.errorText(found), "error");
+    if (!found.ok) return C.fail(found);
     page = { items: found.body.items, total: found.body.total, offset: offset };
-    const counts = await C.townApi("GET", "funnel");
-    funnel = {};
-    if (counts.ok && counts.body && Array.isArray(counts.body.campaigns)) {
-      counts.body.campaigns.forEach(function (row) { funnel[row.code] = row; });
-    }
     render();
   }
 
@@ -100,7 +89,7 @@
     errors = {};
     if (!body.name) errors.name = "v.required";
     if (!body.drop_id) errors.drop_id = "v.campaign_drop";
-    if (code && !/^[A-Za-z0-9_-]{1,32}$/.test(code)) errors.code = "v.campaign_code";
+    if (code && !/^[A-Za-z0-9_-]{3,32}$/.test(code)) errors.code = "v.campaign_code";
     renderErrors();
     const first = ["name", "drop_id", "code"].find(function (name) { return errors[name]; });
     if (first) return C.el(first).focus();
@@ -111,7 +100,8 @@
       const named = C.fieldErrors(made);
       ["name", "drop_id", "code"].forEach(function (name) { if (named[name]) errors[name] = "v.campaign_" + name; });
       const reason = C.errorCode(made);
-      if (reason === "campaign_exists" || reason === "code_taken") errors.code = "cerr." + reason;
+      if (reason === "code_taken" || reason === "invalid_code") errors.code = reason === "code_taken" ? "cerr.code_taken" : "v.campaign_code";
+      if (reason === "drop_not_found") errors.drop_id = "v.campaign_drop";
       renderErrors();
       if (Object.keys(errors).length) return C.el(Object.keys(errors)[0]).focus();
       return C.say("campaign-error", C.errorText(made), "error");

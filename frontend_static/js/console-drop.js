@@ -223,7 +223,8 @@
   function applyLocks() {
     const published = drop && drop.status !== "draft";
     const soldSome = published && drop.sold > 0;
-    const lockAlways = ["sale_mode", "applications_close_at", "draw_at", "pay_within_hours", "payment_methods", "soulbound"];
+    // Fixed in the series on chain once published (the server's LOCKED_ON_CHAIN).
+    const lockAlways = ["sale_mode", "soulbound"];
     const lockWhenSold = ["price_jpy", "supply", "per_buyer_limit", "starts_at", "ends_at"];
     ALL_FIELDS.forEach(function (name) {
       const locked = (published && lockAlways.indexOf(name) >= 0) || (soldSome && lockWhenSold.indexOf(name) >= 0);
@@ -255,14 +256,21 @@
     return changed;
   }
 
+  // A 422: FastAPI's `detail` list naming fields, or (an edit checked against the whole drop)
+  // an error body whose message names the rule broken.
   function serverErrors(result) {
     if (result.status !== 422) return null;
     const found = {};
     const named = C.fieldErrors(result);
     Object.keys(named).forEach(function (name) { if (ALL_FIELDS.indexOf(name) >= 0) found[name] = "v." + name; });
     const detail = (result.body && Array.isArray(result.body.detail)) ? result.body.detail : [];
-    detail.forEach(function (problem) {
-      RULES.forEach(function (rule) { if (rule[0].test(String(problem.msg || ""))) found[rule[1]] = rule[2]; });
+    const messages = detail.map(function (problem) { return String(problem.msg || ""); });
+    if (result.body && result.body.error && result.body.error.message) messages.push(String(result.body.error.message));
+    messages.forEach(function (message) {
+      RULES.forEach(function (rule) { if (rule[0].test(message)) found[rule[1]] = rule[2]; });
+      ALL_FIELDS.forEach(function (name) {
+        if (!found[name] && new RegExp("(^|[ ;])" + name + ":").test(message)) found[name] = "v." + name;
+      });
     });
     return found;
   }
@@ -354,7 +362,11 @@
     const started = await C.townApi("POST", "drops/" + drop.id + "/publish");
     busy = false;
     el("publish").disabled = false;
-    if (!started.ok) return C.say("wizard-error", C.errorText(started), "error");
+    if (!started.ok) {
+      // A failed publish leaves a draft whose publish_error says why: show that drop.
+      if (C.errorCode(started) === "publish_failed") return refresh();
+      return C.say("wizard-error", C.errorText(started), "error");
+    }
     if (started.body && started.body.id) loaded(started.body);
     else await refresh();
     watch();
@@ -374,7 +386,7 @@
         watch();
       }, 1000);
     } else if (drop && drop.status === "live") {
-      el("wizard-status").focus && el("wizard-status").setAttribute("tabindex", "-1");
+      el("wizard-status").setAttribute("tabindex", "-1");
       el("wizard-status").focus();
     }
   }
@@ -394,7 +406,7 @@
     if (id) {
       if (!/^\d+$/.test(id)) return C.say("page-error", t("cerr.drop_not_found"), "error");
       const found = await C.townApi("GET", "drops/" + id);
-      if (!found.ok) return C.say("page-error", C.errorText(found), "error");
+      if (!found.ok) return C.fail(found);
       fill(found.body);
       toggleLottery();
       loaded(found.body);

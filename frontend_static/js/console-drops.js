@@ -83,7 +83,7 @@
 
   async function load(offset) {
     const found = await C.townApi("GET", "drops", { query: { limit: LIMIT, offset: offset } });
-    if (!found.ok) return C.say("page-error", C.errorText(found), "error");
+    if (!found.ok) return C.fail(found);
     page = { items: found.body.items, total: found.body.total, offset: offset };
     render();
     clearTimeout(poll);

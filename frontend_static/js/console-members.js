@@ -96,7 +96,7 @@
 
   async function load() {
     const found = await C.townApi("GET", "members", { query: { limit: 100 } });
-    if (!found.ok) return C.say("page-error", C.errorText(found), "error");
+    if (!found.ok) return C.fail(found);
     members = found.body.items;
     const open = await C.townApi("GET", "invites", { query: { limit: 100 } });
     invites = open.ok ? open.body.items : [];

@@ -85,7 +85,7 @@
     toAddress(offset);
     csvLinks();
     const found = await C.townApi("GET", "orders", { query: Object.assign({ limit: LIMIT, offset: offset }, apiFilters(filters())) });
-    if (!found.ok) return C.say("page-error", found.status === 422 ? t("orders.bad_filter") : C.errorText(found), "error");
+    if (!found.ok) return found.status === 422 ? C.say("page-error", t("orders.bad_filter"), "error") : C.fail(found);
     C.say("page-error", "");
     page = { items: found.body.items, total: found.body.total, offset: offset };
     render();

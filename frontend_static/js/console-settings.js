@@ -116,7 +116,7 @@
     C.ready("settings", async function () {
       fillPrefectures();
       const found = await C.townApi("GET", "settings");
-      if (!found.ok) return C.say("page-error", C.errorText(found), "error");
+      if (!found.ok) return C.fail(found);
       fill(found.body);
       C.el("settings-form").addEventListener("submit", save);
       C.el("logo").addEventListener("change", pickLogo);

@@ -24,11 +24,13 @@
   // Error codes with their own sentence in console-strings.js ("cerr.<code>").
   const KNOWN_CODES = [
     "unauthorized", "forbidden", "csrf_failed", "rate_limited", "not_found", "code_invalid", "code_expired",
-    "code_locked", "code_used", "invite_invalid", "invite_expired", "invite_used", "invite_email_mismatch", "role_too_high",
-    "last_owner", "already_member", "drop_not_found", "drop_not_draft", "drop_not_live", "drop_not_paused",
-    "already_published", "publish_failed", "sold_cards_locked", "drop_locked", "campaign_exists", "code_taken",
-    "campaign_not_found", "order_not_found", "already_refunded", "not_refundable", "refund_failed",
-    "payment_provider_unavailable", "payload_too_large", "chain_unavailable",
+    "code_locked", "code_used", "invite_invalid", "invite_not_found", "invite_expired", "invite_used",
+    "invite_not_pending", "role_too_high", "last_owner", "already_member", "member_not_found",
+    "drop_not_found", "drop_not_live", "drop_not_paused", "drop_terms_locked", "drop_publishing",
+    "drop_state_changed", "drop_ended", "publish_failed", "chain_unavailable",
+    "campaign_not_found", "code_taken", "invalid_code", "poster_unavailable",
+    "order_not_found", "already_refunded", "not_refundable", "refund_failed",
+    "payment_provider_unavailable", "payload_too_large",
   ];
 
   let state = { me: null, town: null };
@@ -289,6 +291,13 @@
     start({ me: state.me, town: state.town });
   }
 
+  // A page whose data could not be read: say why, and hide what would only look broken.
+  function fail(result) {
+    say("page-error", errorText(result), "error");
+    const main = el("main");
+    if (main) main.querySelectorAll("[data-needs-role]").forEach(function (node) { node.hidden = true; });
+  }
+
   function can(roles) { return !!state.town && roles.indexOf(state.town.role) >= 0; }
 
   // Fills a <select> with the town's drops (value = id), keeping `chosen`.
@@ -362,6 +371,7 @@
     el: el,
     make: make,
     say: say,
+    fail: fail,
     query: query,
     errorCode: errorCode,
     errorText: errorText,
