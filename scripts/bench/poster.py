@@ -2,10 +2,12 @@
 
     .venv/bin/python scripts/bench/poster.py [--runs N]
 
-Prints the median of N renders of each, next to a baseline measured in the same run: a bare
-one-line WeasyPrint page in the same font (what any PDF from this renderer costs), so the
-ratio is what the poster itself adds (QR path, layout, a larger font subset). The first
-render of the process is reported apart: it loads fontconfig and the CJK font files.
+Prints the median of N renders of each (wall time, and this process's CPU time, which a
+busy shared machine disturbs far less), next to a baseline measured in the same run, round-
+robin: a bare one-line WeasyPrint page in the same font (what any PDF from this renderer
+costs), so the ratio is what the poster itself adds (two weights of the CJK font subset, the
+QR path, layout). The first render of the process is reported apart: it loads fontconfig and
+the CJK font files.
 """
 
 from __future__ import annotations
@@ -37,13 +39,11 @@ def bare_page() -> bytes:
     return pdf
 
 
-def median_seconds(work: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+def timed(work: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main() -> None:
@@ -55,19 +55,28 @@ def main() -> None:
     first = render_poster(TOWN, TITLE, TEXT, 1000, URL, "A4")
     cold = time.perf_counter() - started
 
-    baseline = median_seconds(bare_page, runs)
-    a4 = median_seconds(lambda: render_poster(TOWN, TITLE, TEXT, 1000, URL, "A4"), runs)
-    a3 = median_seconds(lambda: render_poster(TOWN, TITLE, TEXT, 1000, URL, "A3"), runs)
-    svg = median_seconds(lambda: qr_svg(URL), runs)
-    png = median_seconds(lambda: qr_png(URL), runs)
+    work: dict[str, Callable[[], object]] = {
+        "baseline, bare one-line page": bare_page,
+        "poster A4": lambda: render_poster(TOWN, TITLE, TEXT, 1000, URL, "A4"),
+        "poster A3": lambda: render_poster(TOWN, TITLE, TEXT, 1000, URL, "A3"),
+        "QR alone, SVG": lambda: qr_svg(URL),
+        "QR alone, PNG (10 px a module)": lambda: qr_png(URL),
+    }
+    # Round-robin, so a busy machine slows every figure alike and the ratios hold.
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in work}
+    for _ in range(runs):
+        for name, call in work.items():
+            samples[name].append(timed(call))
+    wall = {name: statistics.median(s[0] for s in taken) for name, taken in samples.items()}
+    cpu = {name: statistics.median(s[1] for s in taken) for name, taken in samples.items()}
+    base_wall, base_cpu = wall["baseline, bare one-line page"], cpu["baseline, bare one-line page"]
 
-    print(f"runs per figure: {runs} (median)")
-    print(f"first render in this process (fonts loaded): {cold * 1000:8.1f} ms  ({len(first):,} bytes)")
-    print(f"baseline, bare one-line page:               {baseline * 1000:8.1f} ms")
-    print(f"poster A4:                                  {a4 * 1000:8.1f} ms  ({a4 / baseline:.2f}x baseline)")
-    print(f"poster A3:                                  {a3 * 1000:8.1f} ms  ({a3 / baseline:.2f}x baseline)")
-    print(f"QR alone, SVG:                              {svg * 1000:8.2f} ms")
-    print(f"QR alone, PNG (10 px a module):             {png * 1000:8.2f} ms")
+    print(f"runs per figure: {runs} (median, round-robin); first render in this process {cold * 1000:.0f} ms")
+    print(f"poster PDF size: {len(first):,} bytes")
+    print(f"{'':32} {'wall ms':>9} {'CPU ms':>9} {'x baseline (wall / CPU)':>25}")
+    for name in work:
+        ratio = f"{wall[name] / base_wall:.2f} / {cpu[name] / base_cpu:.2f}"
+        print(f"{name:32} {wall[name] * 1000:9.1f} {cpu[name] * 1000:9.1f} {ratio:>25}")
 
 
 if __name__ == "__main__":
