@@ -26,11 +26,12 @@ from backend.holders.custody import Vault
 from backend.payments.base import HostedCheckout
 from backend.sales.drops import card_artifact
 from backend.sales.sweeper import OrderSweeper
+from backend.towns.contracts import towns_with_own_contracts
 from backend.towns.demo import demo_owner_notice, seed_demo, seed_demo_owner
 from minting.chains import Chain, connect
 from minting.compiler import compile_contracts
 from minting.deploy import MANIFEST_FILE, Manifest, ensure_deployed
-from minting.indexer import Indexer
+from minting.indexer import Followed, IndexerSet
 from minting.keys import load_signer
 from minting.sender import SenderConfig
 from minting.worker import IndexerWorker, LoopThread, MintWorker, stop_loops
@@ -154,17 +155,25 @@ def build_worker(settings: Settings, sessions: sessionmaker[Session], chain: Cha
 
 
 def build_indexer(sessions: sessionmaker[Session], chain: Chain, manifest: Manifest) -> IndexerWorker:
-    """An indexer following Transfer events of every deployed contract (cards and rights)."""
+    """An indexer following Transfer events of every deployed contract (cards and rights):
+    the manifest's, and each town's own (re-read from the database every round, so a town
+    added by `furusato town add` while the server runs is followed from its deployment)."""
     contracts = manifest.contracts.values()
-    indexer = Indexer(
-        sessions,
-        chain.w3,
-        [contract.address for contract in contracts],
-        card_artifact().abi,
+    deployment = Followed(
         name=f"transfers-{manifest.chain_id}",
+        contracts=tuple(contract.address for contract in contracts),
         start_block=min(contract.block_number for contract in contracts),
     )
-    return IndexerWorker(indexer)
+
+    def groups() -> list[Followed]:
+        with sessions() as session:
+            towns = towns_with_own_contracts(session, manifest.chain_id, deployment.start_block)
+        return [
+            deployment,
+            *(Followed(f"transfers-{manifest.chain_id}-town-{t.town_id}", t.addresses, t.start_block) for t in towns),
+        ]
+
+    return IndexerWorker(IndexerSet(sessions, chain.w3, card_artifact().abi, groups))
 
 
 def build_card_checkout(settings: Settings) -> HostedCheckout | None:

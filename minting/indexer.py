@@ -25,13 +25,20 @@ Purchases are Transfers from the zero address too, so the tables above already h
 
 Run one indexer per (chain, contracts): two indexers under different names over the same
 contracts would share the transfer rows but not a cursor.
+
+`IndexerSet` follows a set of contract groups that grows while it runs (each town added with
+`furusato town add` brings its own contracts): it asks its `groups()` callable every step
+(the backend reads the towns from its database; this module imports no backend) and steps
+one `Indexer` per group, each with its own cursor starting at the group's deployment block,
+so a group added later is read from its beginning, not from where the others are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from eth_typing import ABI, ChecksumAddress
 from hexbytes import HexBytes
@@ -44,6 +51,8 @@ from web3.types import BlockIdentifier, FilterParams
 
 from minting.errors import ReorgTooDeep
 from minting.store import IndexerCursorRow, TokenOwnerRow, TokenTransferRow
+
+log = logging.getLogger("furusato.minting.indexer")
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 #: Rows per `IN (…)` list: well under SQLite's and PostgreSQL's parameter limits.
@@ -367,6 +376,94 @@ class Indexer:
             session.add(IndexerCursorRow(name=self.name, block_number=block_number, block_hash=block_hash))
         else:
             row.block_number, row.block_hash = block_number, block_hash
+
+
+class Steps(Protocol):
+    """Anything the indexer loop can step: an `Indexer` or an `IndexerSet`."""
+
+    def step(self) -> IndexerStep: ...
+
+    def catch_up(self, max_steps: int = 1_000) -> list[IndexerStep]: ...
+
+
+@dataclass(frozen=True)
+class Followed:
+    """Contracts followed under one cursor `name`, from `start_block` (their deployment)."""
+
+    name: str
+    contracts: tuple[str, ...]
+    start_block: int
+
+
+class IndexerSet:
+    """One `Indexer` per group that `groups()` names, re-asked every step (module docstring)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        w3: Web3,
+        abi: ABI | list[dict[str, Any]],
+        groups: Callable[[], Sequence[Followed]],
+        **options: Any,
+    ) -> None:
+        self.sessions = sessions
+        self.w3 = w3
+        self.abi = abi
+        self.groups = groups
+        self.options = options
+        self._indexers: dict[str, tuple[Followed, Indexer]] = {}
+
+    def indexers(self) -> list[Indexer]:
+        """The current groups' indexers (built once per group; rebuilt if a group changes)."""
+        current = []
+        for group in self.groups():
+            known = self._indexers.get(group.name)
+            if known is None or known[0] != group:
+                indexer = Indexer(
+                    self.sessions,
+                    self.w3,
+                    group.contracts,
+                    self.abi,
+                    name=group.name,
+                    start_block=group.start_block,
+                    **self.options,
+                )
+                known = (group, indexer)
+                self._indexers[group.name] = known
+            current.append(known[1])
+        return current
+
+    def step(self) -> IndexerStep:
+        """Step every group; one group's failure does not hold the others back (it is raised
+        after they ran). Caught up when every group is."""
+        steps: list[IndexerStep] = []
+        failure: Exception | None = None
+        for indexer in self.indexers():
+            try:
+                steps.append(indexer.step())
+            except Exception as exc:  # raised below, once the other groups had their turn
+                log.warning("indexer %s failed: %s", indexer.name, exc)
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+        if not steps:
+            head = int(self.w3.eth.block_number)
+            return IndexerStep(head, head, 0, False, head)
+        return IndexerStep(
+            from_block=min(step.from_block for step in steps),
+            to_block=min(step.to_block for step in steps),
+            transfers=sum(step.transfers for step in steps),
+            reorg=any(step.reorg for step in steps),
+            head=min(step.head for step in steps),
+        )
+
+    def catch_up(self, max_steps: int = 1_000) -> list[IndexerStep]:
+        steps: list[IndexerStep] = []
+        for _ in range(max_steps):
+            steps.append(self.step())
+            if steps[-1].caught_up:
+                break
+        return steps
 
 
 # ── queries ─────────────────────────────────────────────────────────────────

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from minting.errors import first_line
-from minting.indexer import Indexer
+from minting.indexer import Steps
 from minting.jobs import status_counts
 from minting.sender import MintSender, SenderConfig
 from minting.store import WorkerLeaseRow
@@ -175,9 +175,10 @@ class MintWorker:
 
 
 class IndexerWorker:
-    """Runs `Indexer.step()` in a loop: quickly while behind the head, then every `idle_seconds`."""
+    """Runs `Indexer.step()` (or an `IndexerSet`'s) in a loop: quickly while behind the head,
+    then every `idle_seconds`."""
 
-    def __init__(self, indexer: Indexer, *, idle_seconds: float = 0.5) -> None:
+    def __init__(self, indexer: Steps, *, idle_seconds: float = 0.5) -> None:
         self.indexer = indexer
         self.idle_seconds = idle_seconds
 

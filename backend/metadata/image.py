@@ -3,11 +3,14 @@
 Self-contained because wallets render it out of context: no web fonts, no linked images,
 no scripts. The QR code is drawn by qrcode's SVG path factory and inlined as one <path>;
 it opens the town's page, never anything about the holder. All text is XML-escaped, since
-town and drop names are typed in by staff.
+town and drop names are typed in by staff. The frame takes the town's brand colour and, when
+the town has one, its logo (a PNG or SVG data: URL, so still self-contained) sits above the
+resident number; both are re-checked here, whatever the database holds.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
@@ -24,6 +27,11 @@ FONT = '"Noto Sans CJK JP", sans-serif'
 QR_SIZE = 200  # drawn size of the QR modules, quiet zone excluded
 QR_QUIET = 12
 QR_TOP = 600
+DEFAULT_COLOUR = "#1d2a44"
+COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+LOGO = re.compile(r"data:image/(png|svg\+xml);base64,[A-Za-z0-9+/]+={0,2}")
+LOGO_SIZE = 48
+LOGO_TOP = 374
 
 
 @dataclass(frozen=True)
@@ -73,16 +81,30 @@ def _qr(qr: QrPath) -> str:
     )
 
 
+def _logo(data_url: str) -> str:
+    """The town's logo, centred above the resident number; "" without a valid one."""
+    if not LOGO.fullmatch(data_url):
+        return ""
+    left = (WIDTH - LOGO_SIZE) // 2
+    return (
+        f'<image x="{left}" y="{LOGO_TOP}" width="{LOGO_SIZE}" height="{LOGO_SIZE}" '
+        f'preserveAspectRatio="xMidYMid meet" href={quoteattr(data_url)}/>'
+    )
+
+
 def card_svg(facts: CardFacts, town_page: str) -> str:
     """The card as an SVG document; `town_page` is what its QR code opens."""
     prefecture = prefecture_name(facts.town_prefecture) or ""
     label = f"{facts.town_ja} デジタル住民票 No. {facts.number}"
+    colour = facts.brand_colour if COLOUR.fullmatch(facts.brand_colour) else DEFAULT_COLOUR
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family={quoteattr(FONT)} role="img" aria-label={quoteattr(label)}>',
         f"<title>{escape(label)}</title>",
         '<defs><linearGradient id="sky" x1="0" y1="0" x2="0" y2="1">'
-        '<stop offset="0" stop-color="#1d2a44"/><stop offset="1" stop-color="#3b5b8c"/></linearGradient></defs>',
+        f'<stop offset="0" stop-color="{colour}"/><stop offset="1" stop-color="{colour}" stop-opacity="0.75"/>'
+        "</linearGradient></defs>",
+        f'<rect width="{WIDTH}" height="{HEIGHT}" rx="28" fill="#ffffff"/>',
         f'<rect width="{WIDTH}" height="{HEIGHT}" rx="28" fill="url(#sky)"/>',
         f'<rect x="24" y="24" width="{WIDTH - 48}" height="{HEIGHT - 48}" rx="20" fill="#f7f3ea"/>',
         _text("デジタル住民票 · DIGITAL RESIDENT CARD", 80, 20, weight=700, fill="#8a6d3b"),
@@ -91,7 +113,8 @@ def card_svg(facts: CardFacts, town_page: str) -> str:
         _text(prefecture, 258, 22, fill="#5b6475"),
         _text(facts.title_ja, 320, 26, weight=700),
         _text(facts.title_en, 356, 20, fill="#5b6475"),
-        _text("住民番号 · RESIDENT NUMBER", 430, 18, fill="#8a6d3b"),
+        _logo(facts.logo_data_url),
+        _text("住民番号 · RESIDENT NUMBER", 444, 18, fill="#8a6d3b"),
         _text(f"No. {facts.number}", 540, 110, weight=700),
         _qr(qr_path(town_page)),
         _text("町のページへ · Visit the town", 862, 18, fill="#5b6475"),

@@ -49,6 +49,9 @@ class CardFacts:
     description_ja: str
     description_en: str
     issued_at: datetime
+    #: The town's look on its card (settings): "#RRGGBB", and a data: URL logo or "".
+    brand_colour: str = "#1f6f5c"
+    logo_data_url: str = ""
 
 
 def parse_contract(raw: str) -> str | None:
@@ -113,4 +116,6 @@ def find_card(session: Session, chain_id: int, contract: str, token_id: int) -> 
         description_ja=drop.description_ja,
         description_en=drop.description_en,
         issued_at=aware(order.paid_at or order.created_at),
+        brand_colour=town.brand_colour,
+        logo_data_url=town.logo_data_url,
     )
