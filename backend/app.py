@@ -22,7 +22,7 @@ from backend.payments import router as payments
 from backend.runtime import Runtime, open_runtime
 from backend.sales import campaigns_router as campaigns
 from backend.sales import router as sales
-from backend.sales import staff_drops
+from backend.sales import staff_drops, staff_orders
 from backend.staff import router as staff
 from backend.towns import router as towns
 
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(holders.router)
     app.include_router(staff_drops.router)
     app.include_router(campaigns.router)  # /c/{code} before the pages' mount at /
+    app.include_router(staff_orders.router)
     app.include_router(staff.router)
     # Last, and leaving API paths to the API: see backend.core.routing.
     app.router.routes.append(PagesMount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="pages"))

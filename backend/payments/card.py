@@ -15,7 +15,7 @@ from typing import Any
 import stripe
 
 from backend.core.config import Settings
-from backend.payments.base import CheckoutStarted, CheckoutUnavailable
+from backend.payments.base import CheckoutStarted, CheckoutUnavailable, RefundRefused, RefundStarted, RefundUnavailable
 from backend.sales.models import Drop, Order
 from backend.towns.models import Municipality
 
@@ -96,3 +96,30 @@ class StripeCheckout:
         if not session.url:
             raise CheckoutUnavailable("Stripe returned a checkout without a payment page URL")
         return CheckoutStarted(session_id=session.id, url=session.url)
+
+    def refund(self, payment_intent: str, amount: int, idempotency_key: str) -> RefundStarted:
+        """Refund `amount` yen of the PaymentIntent through Stripe's Refunds API.
+
+        The idempotency key (the caller derives it from the order) makes a retry after a
+        timeout or a crash return the refund Stripe already made, never a second one. As for
+        checkouts, Stripe's message never leaves this method (it can quote the key)."""
+        params: dict[str, Any] = {
+            "payment_intent": payment_intent,
+            "amount": amount,
+            "reason": "requested_by_customer",
+        }
+        try:
+            refund = self._client.v1.refunds.create(
+                params,  # type: ignore[arg-type]  # the TypedDict is exact; ours is built above
+                {"idempotency_key": idempotency_key},
+            )
+        except stripe.APIConnectionError:
+            log.warning("stripe unreachable refunding %s", payment_intent)
+            raise RefundUnavailable("Stripe could not be reached") from None
+        except stripe.StripeError as exc:
+            reason = exc.code or type(exc).__name__
+            log.warning("stripe refused the refund of %s: HTTP %s %s", payment_intent, exc.http_status, reason)
+            if exc.http_status is not None and exc.http_status >= 500:
+                raise RefundUnavailable(f"Stripe failed (HTTP {exc.http_status})") from None
+            raise RefundRefused(reason, f"Stripe refused the refund (HTTP {exc.http_status}, {reason})") from None
+        return RefundStarted(refund_id=refund.id, status=refund.status or "pending")

@@ -62,9 +62,17 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", f"{TOWN}/drops/{{drop_id}}/publish"): EDITORS,
     ("POST", f"{TOWN}/drops/{{drop_id}}/pause"): EDITORS,
     ("POST", f"{TOWN}/drops/{{drop_id}}/resume"): EDITORS,
+    # orders: owner, editor and analyst read them, the CSV and the home page; refunds below.
+    ("GET", f"{TOWN}/orders"): ORDER_READERS,
+    ("GET", f"{TOWN}/orders.csv"): ORDER_READERS,
+    ("GET", f"{TOWN}/orders/{{order_id}}"): ORDER_READERS,
+    ("POST", f"{TOWN}/orders/{{order_id}}/refund"): OWNER,
+    ("GET", f"{TOWN}/home"): ORDER_READERS,
 }
 
-ALLOWED_IF: dict[tuple[str, str], dict[str, str]] = {}
+ALLOWED_IF: dict[tuple[str, str], dict[str, str]] = {
+    ("POST", f"{TOWN}/orders/{{order_id}}/refund"): {"editor": "editors_may_refund"},
+}
 
 
 def allowed(method: str, route_path: str, role: str, flags: object) -> bool:

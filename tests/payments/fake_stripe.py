@@ -1,9 +1,12 @@
 """A local stand-in for Stripe's HTTP API and its webhook signatures; tests never reach Stripe.
 
-`FakeStripe` serves `POST /v1/checkout/sessions` on 127.0.0.1 the way Stripe answers it
-(form-encoded request with bracketed keys in, session JSON out) and remembers each request,
-so a test can check what the real library sent. `signed_event` builds a webhook body and
-its `Stripe-Signature` header exactly as Stripe computes them.
+`FakeStripe` serves `POST /v1/checkout/sessions` and `POST /v1/refunds` on 127.0.0.1 the
+way Stripe answers them (form-encoded request with bracketed keys in, JSON out) and remembers
+each request, so a test can check what the real library sent. Refunds honour the
+Idempotency-Key as Stripe does (the same key answers the same refund, not a second one), and
+`refunds` holds each refund created, so a test can assert there was exactly one.
+`signed_event` builds a webhook body and its `Stripe-Signature` header exactly as Stripe
+computes them.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,7 +40,15 @@ class FakeStripe:
     api_key: str
     requests: list[SeenRequest] = field(default_factory=list)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Refunds created, by id (a repeat with the same Idempotency-Key adds none).
+    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The status new refunds get ("succeeded"; "pending" as for some payment methods).
+    refund_status: str = "succeeded"
+    #: Called with each new refund before it is answered, e.g. to deliver its webhook first
+    #: (Stripe may send `charge.refunded` before the API call returns).
+    on_refund: Callable[[dict[str, Any]], None] | None = None
     _server: ThreadingHTTPServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def url(self) -> str:
@@ -56,6 +68,8 @@ class FakeStripe:
                     self._answer(401, _error("invalid_request_error", "Invalid API Key provided: sk_****"))
                 elif self.path == "/v1/checkout/sessions":
                     self._answer(200, fake.create_session(form, self.headers.get("Idempotency-Key")))
+                elif self.path == "/v1/refunds":
+                    self._answer(*fake.create_refund(form, self.headers.get("Idempotency-Key")))
                 else:
                     self._answer(404, _error("invalid_request_error", f"Unrecognized request URL ({self.path})"))
 
@@ -116,6 +130,41 @@ class FakeStripe:
         self.sessions[session_id] = session
         return _public(session)
 
+    def create_refund(self, form: dict[str, str], idempotency_key: str | None) -> tuple[int, dict[str, Any]]:
+        """A Refund as Stripe answers it (status and body); one per key, one full refund per payment."""
+        with self._lock:
+            for existing in self.refunds.values():
+                if idempotency_key and existing["_idempotency_key"] == idempotency_key:
+                    return 200, _public(existing)
+            intent = form.get("payment_intent")
+            session = next((s for s in self.sessions.values() if s["payment_intent"] == intent), None)
+            if session is None:
+                return 400, _error("invalid_request_error", f"No such payment_intent: '{intent}'", "resource_missing")
+            if any(refund["payment_intent"] == intent for refund in self.refunds.values()):
+                return 400, _error(
+                    "invalid_request_error", "Charge has already been refunded.", "charge_already_refunded"
+                )
+            refund = {
+                "id": "re_" + secrets.token_hex(12),
+                "object": "refund",
+                "amount": int(form.get("amount", session["amount_total"])),
+                "currency": session["currency"],
+                "payment_intent": intent,
+                "charge": "ch_" + secrets.token_hex(12),
+                "reason": form.get("reason"),
+                "status": self.refund_status,
+                "created": int(time.time()),
+                "_idempotency_key": idempotency_key,
+            }
+            self.refunds[refund["id"]] = refund
+        if self.on_refund is not None:
+            self.on_refund(_public(refund))
+        return 200, _public(refund)
+
+    def refund_requests(self) -> list[SeenRequest]:
+        """Every `POST /v1/refunds` the fake received (repeats included)."""
+        return [request for request in self.requests if request.path == "/v1/refunds"]
+
     def session_for(self, order_id: str) -> dict[str, Any]:
         """The session created for an order (as Stripe would hold it)."""
         return next(_public(s) for s in self.sessions.values() if s["client_reference_id"] == order_id)
@@ -125,8 +174,11 @@ def _public(session: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in session.items() if not key.startswith("_")}
 
 
-def _error(kind: str, message: str) -> dict[str, Any]:
-    return {"error": {"type": kind, "message": message}}
+def _error(kind: str, message: str, code: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": kind, "message": message}
+    if code:
+        error["code"] = code
+    return {"error": error}
 
 
 def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
