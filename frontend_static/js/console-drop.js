@@ -364,12 +364,12 @@
     el("publish").disabled = false;
     if (!started.ok) {
       // A failed publish leaves a draft whose publish_error says why: show that drop.
-      if (C.errorCode(started) === "publish_failed") return refresh();
+      if (C.errorCode(started) === "publish_failed") { await refresh(); return watch(true); }
       return C.say("wizard-error", C.errorText(started), "error");
     }
     if (started.body && started.body.id) loaded(started.body);
     else await refresh();
-    watch();
+    watch(true);
   }
 
   async function refresh() {
@@ -378,14 +378,16 @@
     return found;
   }
 
-  function watch() {
+  // Re-reads a drop being published until it is live (or back to draft); `announce`: move
+  // focus to the outcome (after the officer pressed publish, not on opening the page).
+  function watch(announce) {
     clearTimeout(poll);
     if (drop && drop.status === "publishing") {
       poll = setTimeout(async function () {
         await refresh();
-        watch();
+        watch(announce);
       }, 1000);
-    } else if (drop && drop.status === "live") {
+    } else if (announce && drop) {
       el("wizard-status").setAttribute("tabindex", "-1");
       el("wizard-status").focus();
     }
@@ -412,7 +414,7 @@
       loaded(found.body);
       if (drop.status !== "draft") visited = STEPS.length - 1;
       go(Number(new URLSearchParams(location.search).get("step")) || 0);
-      watch();
+      watch(false);
     } else {
       fill(defaults());
       toggleLottery();

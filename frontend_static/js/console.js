@@ -52,6 +52,7 @@
       if (value === undefined || value === null || value === false) return;
       if (name === "text") node.textContent = value;
       else if (name === "className") node.className = value;
+      else if (name === "htmlFor") node.htmlFor = value;
       else if (name in node && typeof value !== "string") node[name] = value;
       else node.setAttribute(name, value === true ? "" : value);
     });

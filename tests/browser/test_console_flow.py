@@ -33,6 +33,7 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 #: Publishing waits for the series transaction; minting for the worker. Generous for slow CI.
 CHAIN_TIMEOUT_MS = 60_000
 CODE = re.compile(r"^\s+(\d{6})\s*$", re.MULTILINE)
+INVITE_LINK = re.compile(r"(https?://\S+/console/invite\.html#token=\S+)")
 #: What an i18n key looks like if a string is missing ("wizard.next", "cerr.forbidden").
 KEY_PREFIXES = (
     "nav cerr wizard step f v col task drops home orders order refund campaigns members audit settings signin "
@@ -92,34 +93,39 @@ def _check_page(page: Page) -> None:
     assert not RAW_KEY.search(shown), f"untranslated key on {page.url}: {RAW_KEY.search(shown)}"
 
 
-def _mail_code(mail_dir: Path, seen: set[Path]) -> str:
-    """The 6-digit code of the newest sign-in mail to OWNER (written just after the answer)."""
+def _mail_to(mail_dir: Path, seen: set[Path], to: str, pattern: re.Pattern[str]) -> str:
+    """The first match of `pattern` in the newest new mail to `to` (the server writes it in a
+    background task just after answering, so it is awaited)."""
 
     def newest() -> email.message.EmailMessage | None:
         for path in sorted(set(mail_dir.glob("*.eml")) - seen):
             message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
-            if OWNER in str(message["To"]):
+            if to in str(message["To"]):
                 return message
         return None
 
-    message = wait_for(newest, 30, "the sign-in code mail")
+    message = wait_for(newest, 30, f"the mail to {to}")
     body = "\n".join(part.get_content() for part in message.walk() if part.get_content_maintype() == "text")
-    found = CODE.search(body)
+    found = pattern.search(body)
     assert found, body
     return found.group(1)
 
 
-def _sign_in(page: Page, server: Any, data_dir: Path) -> None:
-    page.goto(f"{server.url}/console/")
+def _sign_in(
+    page: Page, server: Any, data_dir: Path, address: str = OWNER, *, prefilled: bool = False, shot: str = "signin"
+) -> None:
+    if not prefilled:
+        page.goto(f"{server.url}/console/")
+        page.get_by_label("メールアドレス").fill(address)
     expect(page.get_by_role("heading", level=1)).to_have_text("町の管理画面にログイン")
+    expect(page.get_by_label("メールアドレス")).to_have_value(address)
     _check_page(page)
-    _shot(page, "signin")
+    _shot(page, shot)
     mail_dir = data_dir / "mail"
     seen = set(mail_dir.glob("*.eml"))
-    page.get_by_label("メールアドレス").fill(OWNER)
     page.get_by_role("button", name="確認コードを送る").click()
     expect(page.locator("#signin-message")).to_contain_text("メールを送りました")
-    code = _mail_code(mail_dir, seen)
+    code = _mail_to(mail_dir, seen, address, CODE)
 
     page.get_by_label("確認コード（6桁）").fill("000000" if code != "000000" else "111111")
     page.get_by_role("button", name="ログイン", exact=True).click()
@@ -346,3 +352,51 @@ def test_signed_out_pages_send_to_sign_in(browser: Browser, town: Any) -> None:
     expect(page).to_have_url(re.compile(r"/console/\?next=%2Fconsole%2Forders\.html"))
     expect(page.get_by_role("heading", level=1)).to_have_text("町の管理画面にログイン")
     page.close()
+
+
+def test_owner_invites_an_editor_who_cannot_manage_members(browser: Browser, town: Any, data_dir: Path) -> None:
+    owner = browser.new_context(locale="ja-JP", viewport=LAPTOP)
+    page = owner.new_page()
+    _sign_in(page, town, data_dir)
+    page.locator("#console-nav").get_by_role("link", name="メンバー").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("メンバーと役割")
+    page.get_by_label("招待する方のメールアドレス").fill("henshu@hoshikawa")
+    page.get_by_role("button", name="招待メールを送る").click()
+    expect(page.locator("#invite-email-error")).to_contain_text("メールアドレスを正しく入力してください")
+
+    mail_dir = data_dir / "mail"
+    seen = set(mail_dir.glob("*.eml"))
+    editor_email = "henshu@hoshikawa.example"
+    page.get_by_label("招待する方のメールアドレス").fill(editor_email)
+    page.get_by_label("役割", exact=True).select_option(label="編集者")
+    page.get_by_role("button", name="招待メールを送る").click()
+    expect(page.locator("#members-message")).to_contain_text(f"{editor_email} に「編集者」として招待メールを送りました")
+    expect(page.locator("#invites-rows")).to_contain_text(editor_email)
+    _check_page(page)
+    _shot(page, "members-invited")
+    link = _mail_to(mail_dir, seen, editor_email, INVITE_LINK)
+
+    editor = browser.new_context(locale="ja-JP", viewport=PHONE)
+    them = editor.new_page()
+    them.goto(link)
+    expect(them).not_to_have_url(re.compile("token="))  # the secret leaves the address bar at once
+    them.get_by_role("button", name="招待を受ける").click()
+    expect(them.locator("#invite-message")).to_contain_text("星川町の「編集者」になりました")
+    _check_page(them)
+    _shot(them, "invite-accepted-phone")
+    them.get_by_role("link", name="ログインする").click()
+    _sign_in(them, town, data_dir, editor_email, prefilled=True, shot="signin-phone")
+    nav = them.locator("#console-nav")
+    them.get_by_role("button", name="メニュー").click()
+    expect(nav.get_by_role("link", name="販売")).to_be_visible()
+    expect(nav.get_by_role("link", name="メンバー")).to_have_count(0)  # not offered to an editor
+    them.goto(f"{town.url}/console/members.html?town=hoshikawa")
+    expect(them.locator("#page-error")).to_have_text("この操作の権限がありません。")
+    expect(them.locator("#invite-form")).to_be_hidden()
+    _shot(them, "members-forbidden-phone")
+    editor.close()
+
+    page.reload()
+    expect(page.locator("#members-rows")).to_contain_text(editor_email)
+    expect(page.locator("#invites-empty")).to_be_visible()  # the invitation was used
+    owner.close()
