@@ -14,7 +14,6 @@ from backend.core import health, openapi
 from backend.core.bodylimit import BodySizeLimit
 from backend.core.config import Settings, get_settings
 from backend.core.errors import install_error_handlers
-from backend.core.ratelimit import RateLimiter
 from backend.core.routing import PagesMount
 from backend.holders import router as holders
 from backend.metadata import router as metadata
@@ -54,8 +53,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     app.state.settings = settings
-    per_minute = settings.order_rate_per_minute
-    app.state.order_limiter = RateLimiter(per_minute, 60.0) if per_minute else None
     install_error_handlers(app)
     openapi.install(app)
     app.add_middleware(BodySizeLimit)

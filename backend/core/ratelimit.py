@@ -1,74 +1,22 @@
-"""An in-process token bucket, keyed (per email, per client IP): sign-in requests and orders.
+"""Rate limits shared by every process: fixed windows counted in the `rate_counters` table.
 
-Why: a sign-in request sends mail, so without a limit anyone could flood a mailbox or our
-mail server; an order holds stock, so without a limit one script could hold a whole drop.
-The buckets live in this process's memory; a deployment running several backend processes
-(or hosts) gets one limit per process. `hit()` is the shared limiter: fixed windows counted in
-the `rate_counters` table, so every process on the database counts against one limit (staff
-sign-in and staff writes use it).
+Why limits: a sign-in request sends mail, so without a limit anyone could flood a mailbox or
+our mail server; an order holds stock, so without a limit one script could hold a whole drop;
+a staff write changes a town. Why in the database: a deployment running several API processes
+behind one port must count against one limit, not one per process (holders' and staff sign-in,
+orders, staff writes and campaign scans all count here).
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlalchemy import delete
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from backend.core.models import RateCounter
 from minting.store import insert_for
-
-#: Forget a key's bucket once it has been full for this long, so memory stays bounded.
-_PRUNE_EVERY = 1_000
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-
-
-class RateLimiter:
-    """`capacity` requests per key, refilled evenly over `period` seconds."""
-
-    def __init__(self, capacity: int, period: float, clock: Callable[[], float] = time.monotonic) -> None:
-        if capacity < 1 or period <= 0:
-            raise ValueError("capacity must be ≥ 1 and period > 0")
-        self.capacity = capacity
-        self.rate = capacity / period
-        self.clock = clock
-        self._buckets: dict[str, _Bucket] = {}
-        self._lock = threading.Lock()
-        self._calls = 0
-
-    def allow(self, *keys: str) -> bool:
-        """Take one token from each key's bucket, or none at all if any bucket is empty."""
-        now = self.clock()
-        with self._lock:
-            self._calls += 1
-            if self._calls % _PRUNE_EVERY == 0:
-                self._prune(now)
-            buckets = [self._refilled(key, now) for key in keys]
-            if any(bucket.tokens < 1 for bucket in buckets):
-                return False
-            for bucket in buckets:
-                bucket.tokens -= 1
-            return True
-
-    def _refilled(self, key: str, now: float) -> _Bucket:
-        bucket = self._buckets.setdefault(key, _Bucket(float(self.capacity), now))
-        bucket.tokens = min(float(self.capacity), bucket.tokens + (now - bucket.updated) * self.rate)
-        bucket.updated = now
-        return bucket
-
-    def _prune(self, now: float) -> None:
-        full_after = self.capacity / self.rate
-        for key in [key for key, bucket in self._buckets.items() if now - bucket.updated >= full_after]:
-            del self._buckets[key]
 
 
 def is_loopback(host: str | None) -> bool:
@@ -120,3 +68,13 @@ def prune(session: Session, now: float | None = None) -> int:
     now = time.time() if now is None else now
     result = session.execute(delete(RateCounter).where(RateCounter.window_start < now - COUNTER_RETENTION_SECONDS))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def allow(sessions: sessionmaker[Session], *limits: tuple[str, int, int]) -> bool:
+    """Count one hit of each `(key, limit, window_seconds)` in a short transaction of its own
+    (so a refused request's rollback never undoes the count); False at the first one spent,
+    whose later keys are then not counted."""
+    with sessions() as counter:
+        allowed = all(hit(counter, key, limit, window) for key, limit, window in limits)
+        counter.commit()
+    return allowed

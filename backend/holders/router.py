@@ -26,10 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 from web3 import Web3
 
-from backend.core import mail
+from backend.core import mail, ratelimit
 from backend.core.deps import RuntimeDep
 from backend.core.errors import ApiError, error_responses
-from backend.core.ratelimit import RateLimiter
 from backend.core.schemas import ADDRESS_SCHEMA, MAX_TOKEN_ID, Email, card_recipient
 from backend.holders.cards import HeldCard, find_card, held_cards
 from backend.holders.custody import KeyUnavailable, normalise_email
@@ -43,8 +42,9 @@ router = APIRouter(prefix="/api/v1/holders", tags=["holders"])
 log = logging.getLogger("furusato.holders")
 
 Authorization = Annotated[str | None, Header()]
-SIGN_IN_PER_EMAIL = (5, 600.0)
-SIGN_IN_PER_IP = (20, 600.0)
+#: Sign-in links a window may send: per address, and per client (limit, window seconds).
+SIGN_IN_PER_EMAIL = (5, 600)
+SIGN_IN_PER_IP = (20, 600)
 
 
 # ── schemas ─────────────────────────────────────────────────────────────────
@@ -129,13 +129,11 @@ def _is_contract(runtime: Runtime, address: str) -> bool:
     return bool(code) and not code.startswith(DELEGATED_ACCOUNT_PREFIX)
 
 
-# ── per-app state: rate limits and the relayer ──────────────────────────────
+# ── per-app state: the relayer ──────────────────────────────
 
 
 @dataclass
 class HoldersState:
-    per_email: RateLimiter
-    per_ip: RateLimiter
     relayer: Relayer
 
 
@@ -143,15 +141,11 @@ _state_lock = threading.Lock()
 
 
 def holders_state(request: Request, runtime: RuntimeDep) -> HoldersState:
-    """This app's limiters and relayer, made on first use (the runtime exists only by then)."""
+    """This app's relayer, made on first use (the runtime exists only by then)."""
     with _state_lock:
         state: HoldersState | None = getattr(request.app.state, "holders", None)
         if state is None:
-            state = HoldersState(
-                RateLimiter(*SIGN_IN_PER_EMAIL),
-                RateLimiter(*SIGN_IN_PER_IP),
-                Relayer(runtime.chain, runtime.card_contract, runtime.settings, runtime.sessions),
-            )
+            state = HoldersState(Relayer(runtime.chain, runtime.card_contract, runtime.settings, runtime.sessions))
             request.app.state.holders = state
     return state
 
@@ -190,13 +184,15 @@ def _public(card: HeldCard, public_url: str) -> HeldCardPublic:
     response_model=SignInAccepted,
     responses=error_responses(429, codes={429: "per address and per client"}),
 )
-def sign_in(
-    body: SignInRequest, request: Request, runtime: RuntimeDep, state: StateDep, background: BackgroundTasks
-) -> SignInAccepted:
+def sign_in(body: SignInRequest, request: Request, runtime: RuntimeDep, background: BackgroundTasks) -> SignInAccepted:
     """Mail a one-time sign-in link (30 minutes) if a holder has this address; 202 either way."""
     email = normalise_email(body.email)
     client_ip = request.client.host if request.client else "unknown"
-    if not state.per_ip.allow(f"ip:{client_ip}") or not state.per_email.allow(f"email:{email}"):
+    if not ratelimit.allow(
+        runtime.sessions,
+        (f"holders-sign-in:ip:{client_ip}", *SIGN_IN_PER_IP),
+        (f"holders-sign-in:email:{email}", *SIGN_IN_PER_EMAIL),
+    ):
         raise ApiError(429, "rate_limited", "Too many sign-in requests; please try again in a few minutes.")
     with runtime.sessions() as session:
         issued = request_link(session, email, runtime.settings.public_url, datetime.now(UTC))

@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.core import ratelimit
 from backend.core.deps import PageDep, RuntimeDep, SessionDep
 from backend.core.errors import ApiError, error_responses
-from backend.core.ratelimit import RateLimiter, is_loopback
+from backend.core.ratelimit import is_loopback
 from backend.core.schemas import MAX_ROW_ID
 from backend.holders.custody import ensure_holder
 from backend.payments.base import CheckoutUnavailable
@@ -167,7 +168,7 @@ def create_order(
     body: OrderCreate, request: Request, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None
 ) -> Any:
     """Reserve cards for a buyer; pay next (demo-pay, the checkout URL, or the vouchers on chain)."""
-    _check_rate(request)
+    _check_rate(request, runtime)
     now = datetime.now(UTC)
     body_hash = idempotency.request_hash(body.model_dump(mode="json"))
     try:
@@ -204,13 +205,18 @@ def _still_pending(runtime: Runtime, order_id: str) -> bool:
         return order is not None and order.status == "pending_payment"
 
 
-def _check_rate(request: Request) -> None:
+def _check_rate(request: Request, runtime: Runtime) -> None:
     """At most `order_rate_per_minute` orders a minute from one client address, so a script
     cannot hold a drop's stock with throw-away emails. Behind a reverse proxy, the client's
-    address comes from X-Forwarded-For (uvicorn's proxy headers, trusted from 127.0.0.1)."""
-    limiter: RateLimiter | None = request.app.state.order_limiter
+    address comes from X-Forwarded-For (uvicorn's proxy headers, trusted from 127.0.0.1).
+    Counted in the shared database counters, so several API processes keep one limit."""
+    per_minute = runtime.settings.order_rate_per_minute
     host = request.client.host if request.client else None
-    if limiter is not None and not is_loopback(host) and not limiter.allow(f"ip:{host}"):
+    if (
+        per_minute
+        and not is_loopback(host)
+        and not ratelimit.allow(runtime.sessions, (f"orders:ip:{host}", per_minute, 60))
+    ):
         raise ApiError(429, "rate_limited", "Too many orders from this address; please try again in a minute.")
 
 

@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
 
 from backend.app import create_app
 from backend.core.config import Settings
+from backend.core.models import RateCounter
 
 POLL_SECONDS = 0.05
 MINT_TIMEOUT_SECONDS = 60.0
@@ -32,9 +34,12 @@ def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]
 
 @pytest.fixture
 def client(app_client: TestClient) -> TestClient:
-    """The shared app with fresh rate limits (they are per app and every test is one IP)."""
-    if hasattr(app_client.app.state, "holders"):  # type: ignore[attr-defined]
-        del app_client.app.state.holders  # type: ignore[attr-defined]
+    """The shared app with fresh sign-in limits (every test is one client address): their
+    counters live in the database, shared by every process, so they are cleared there."""
+    runtime = app_client.app.state.runtime  # type: ignore[attr-defined]
+    with runtime.sessions() as session:
+        session.execute(delete(RateCounter).where(RateCounter.key.startswith("holders-sign-in:")))
+        session.commit()
     return app_client
 
 

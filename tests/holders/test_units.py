@@ -17,7 +17,6 @@ from sqlalchemy import select
 from backend.core import mail
 from backend.core.config import Settings
 from backend.core.db import make_engine, make_session_factory, migrate
-from backend.core.ratelimit import RateLimiter
 from backend.holders.custody import Vault, ensure_holder, holder_account
 from backend.holders.models import Holder
 
@@ -39,19 +38,6 @@ def test_custodial_keys_are_stored_encrypted_and_the_vault_hides_its_key(tmp_pat
     assert holder_account(vault, holder).address == holder.address
     assert vault.key.hex() not in repr(vault)
     assert repr(vault) == f"Vault(key_id={vault.key_id!r})"
-
-
-def test_rate_limiter_refills_over_time() -> None:
-    now = [0.0]
-    limiter = RateLimiter(5, 600.0, clock=lambda: now[0])
-    assert [limiter.allow("a") for _ in range(6)] == [True] * 5 + [False]
-    assert limiter.allow("b")
-    now[0] += 120.0  # one token back
-    assert limiter.allow("a")
-    assert not limiter.allow("a")
-    # All or nothing across keys: an empty bucket takes nothing from the others.
-    assert not limiter.allow("b", "a")
-    assert [limiter.allow("b") for _ in range(6)] == [True] * 5 + [False]  # b refilled to capacity
 
 
 def test_mail_without_smtp_is_an_owner_only_eml_file(tmp_path: Path) -> None:
