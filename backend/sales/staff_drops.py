@@ -31,7 +31,6 @@ from sqlalchemy import func, select
 from backend.core import audit
 from backend.core.deps import PageDep, RuntimeDep, SessionDep
 from backend.core.errors import ApiError, error_responses
-from backend.runtime import Runtime
 from backend.sales.deps import TownDrop
 from backend.sales.drop_schemas import DropCreate, DropUpdate, StaffDrop, StaffDropsPage
 from backend.sales.drops import (
@@ -57,7 +56,7 @@ from backend.sales.publish import (
     run_once_per_drop,
 )
 from backend.staff.deps import STAFF_RESPONSES, StaffContext, TownStaff
-from backend.towns.models import Municipality
+from backend.towns.contracts import card_contract_of
 
 router = APIRouter(prefix="/api/v1/staff/towns/{slug}", tags=["staff: drops"])
 
@@ -71,7 +70,7 @@ _EDIT_CODES = {
 }
 _PUBLISH_CODES = {
     404: "drop_not_found",
-    409: "publish_failed (publish_error says why; the drop is a draft again), drop_ended",
+    409: "publish_failed (publish_error says why; the drop is a draft again), drop_ended, town_not_ready",
     502: "chain_unavailable",
 }
 
@@ -94,11 +93,6 @@ def staff_drop(drop: Drop, town: str) -> StaffDrop:
         published_at=aware(drop.published_at) if drop.published_at else None,
         **fields,
     )
-
-
-def card_contract_for(runtime: Runtime, town: Municipality) -> str:
-    """The card contract a town's drops are sold from: its own, else the deployment's."""
-    return town.card_contract or runtime.card_contract
 
 
 def _refused(refused: DropChangeRefused) -> ApiError:
@@ -139,11 +133,16 @@ def list_drops(
     "/drops",
     status_code=201,
     response_model=StaffDrop,
-    responses={**STAFF_RESPONSES, **error_responses(422, codes={422: _EDIT_CODES[422]})},
+    responses={
+        **STAFF_RESPONSES,
+        **error_responses(
+            409, 422, codes={409: "town_not_ready (its contracts are being deployed)", 422: _EDIT_CODES[422]}
+        ),
+    },
 )
 def create_drop(body: DropCreate, ctx: TownStaff, session: SessionDep, runtime: RuntimeDep) -> StaffDrop:
     """A draft: nothing is public and nothing is on chain until it is published."""
-    contract = card_contract_for(runtime, ctx.town)
+    contract = card_contract_of(ctx.town, runtime.manifest)  # 409 town_not_ready while deploying
     drop = new_draft(session, ctx.town, body, chain_id=runtime.manifest.chain_id, contract=contract)
     _audit(ctx, session, "drop.create", drop, None)
     session.commit()
@@ -199,7 +198,8 @@ def publish(drop: TownDrop, ctx: TownStaff, session: SessionDep, runtime: Runtim
                 "販売終了日時を過ぎています。期間を直してから公開してください。 (ends_at has passed.)",
             )
         try:
-            publisher_of(runtime).claim(session, drop, card_contract_for(runtime, ctx.town))
+            # The town's contract now: a town may have got its own since the draft was made.
+            publisher_of(runtime).claim(session, drop, card_contract_of(ctx.town, runtime.manifest))
         except ChainUnavailable as exc:
             session.rollback()
             message = (

@@ -17,6 +17,9 @@ from backend.core.models import AuditEntry
 from backend.runtime import Runtime
 from backend.sales.drops import WEI_PER_JPY, card_client
 from backend.sales.models import Drop, DropSerial
+from backend.sales.publish import publisher_of
+from minting.compiler import CompiledTree
+from minting.resident_card import ResidentCardClient
 from tests.factories import add_town, staff_headers
 from tests.sales.conftest import bearer, order_body
 
@@ -552,3 +555,27 @@ def test_the_openapi_document_lists_the_staff_drop_routes_and_their_refusals(cli
     assert {"200", "202", "401", "403", "404", "409", "502"} <= set(publish_op["responses"])
     create_schema = paths["/api/v1/staff/towns/{slug}/drops"]["post"]["requestBody"]["content"]["application/json"]
     assert create_schema["schema"]["$ref"].endswith("/DropCreate")
+
+
+def test_a_town_with_its_own_contract_publishes_there_and_one_being_deployed_waits(
+    client: TestClient, compiled: CompiledTree
+) -> None:
+    rt = runtime(client)
+    admin = publisher_of(rt).admin
+    own, _receipt = ResidentCardClient.deploy(rt.chain.w3, compiled["ResidentCard"], admin, name="Kawabe", symbol="KWB")
+    add_town(rt.sessions, "kawabe", card_contract=own.address)
+    add_town(rt.sessions, "yamabe", contracts_state="deploying")
+    kawabe = staff_headers(rt.sessions, "kawabe", "owner")
+    manifest_series = series_count(client)
+
+    drop = client.post("/api/v1/staff/towns/kawabe/drops", json=draft_body(), headers=kawabe).json()
+    published = client.post(f"/api/v1/staff/towns/kawabe/drops/{drop['id']}/publish", headers=kawabe).json()
+    waiting = client.post(
+        "/api/v1/staff/towns/yamabe/drops", json=draft_body(), headers=staff_headers(rt.sessions, "yamabe", "owner")
+    )
+
+    assert drop["contract"] == published["contract"] == own.address
+    assert (published["status"], published["series_id"], published["first_token_id"]) == ("live", 0, 1)
+    assert own.series_count() == 1
+    assert series_count(client) == manifest_series
+    assert (waiting.status_code, error_code(waiting)) == (409, "town_not_ready")
