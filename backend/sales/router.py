@@ -157,7 +157,10 @@ ORDER_REFUSALS = error_responses(
     codes={
         400: "payment_method_unavailable, wallet_address_required",
         404: "drop_not_found",
-        409: "sold_out, limit_exceeded, not_on_sale, idempotency_key_reused, request_in_progress",
+        409: (
+            "sold_out, limit_exceeded, not_on_sale, drop_paused, lottery_only, idempotency_key_reused, "
+            "request_in_progress"
+        ),
         502: "payment_provider_unavailable",
     },
 )
