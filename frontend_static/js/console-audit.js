@@ -112,6 +112,7 @@
       C.el("target_type").value = type;
       C.el("target_id").value = params.get("target_id") || "";
       C.el("audit-filters").addEventListener("submit", function (event) { event.preventDefault(); load(0); });
+      C.el("audit-apply").disabled = false;
       C.el("audit-clear").addEventListener("click", function () {
         C.el("target_type").value = "";
         C.el("target_id").value = "";

@@ -125,6 +125,7 @@
       C.el("campaign-form").hidden = !C.can(["owner", "editor"]);
       drops = await C.dropOptions(C.el("drop_id"), "f.campaign_drop.choose", params.get("drop_id"));
       C.el("campaign-form").addEventListener("submit", create);
+      C.el("campaign-submit").disabled = false;
       ["name", "drop_id", "code"].forEach(function (name) {
         C.el(name).addEventListener("input", function () { if (errors[name]) { delete errors[name]; renderErrors(); } });
       });

@@ -453,7 +453,7 @@
         go(step, true);
         if (drop) el("wizard-heading").textContent = t(drop.status === "draft" ? "wizard.heading.draft" : "wizard.heading.edit");
       });
-      start();
+      start().then(function () { el("next").disabled = false; });
     }, ["owner", "editor"]);
   });
 })();

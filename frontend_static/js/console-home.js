@@ -18,15 +18,19 @@
     ]);
   }
 
+  // Work the server counts: orders stuck or failed, refunds not confirmed (drafts and
+  // publishing drops are listed one by one from the drops themselves).
   function pendingTasks() {
     const items = [];
-    const pending = home && Array.isArray(home.pending) ? home.pending : [];
-    pending.forEach(function (item) {
-      const kind = item.kind || item.type || "";
-      const n = item.count !== undefined ? item.count : 1;
-      const title = t("task." + kind, { n: C.count(n), title: item.title_ja || "" });
-      if (title === "task." + kind) return; // a kind this page does not know: not promised
-      items.push(task("todo", title, t("task." + kind + ".body", { n: C.count(n) }), item.drop_id ? C.page("drop", { id: item.drop_id }) : item.order_id ? C.page("order", { id: item.order_id }) : C.page(item.page || "orders"), t("task.open")));
+    const pending = home ? home.pending : null;
+    if (!pending) return items;
+    [["failed", "task.failed_orders"], ["paid_not_minted", "task.stuck_orders"], ["refunds_unconfirmed", "task.refunds_pending"]].forEach(function (pair) {
+      const work = pending[pair[0]];
+      if (!work || !work.count) return;
+      const href = work.count === 1 && work.order_ids && work.order_ids[0]
+        ? C.page("order", { id: work.order_ids[0] })
+        : C.page("orders", pair[0] === "failed" ? { status: "failed" } : pair[0] === "paid_not_minted" ? { status: "paid" } : {});
+      items.push(task("todo", t(pair[1], { n: C.count(work.count) }), t(pair[1] + ".body"), href, t("task.open")));
     });
     return items;
   }
@@ -58,17 +62,17 @@
   }
 
   function renderToday() {
-    const today = home ? (home.today || home) : null;
+    const today = home ? home.today : null;
     C.el("today-heading").parentElement.hidden = !today;
     if (!today) return;
-    C.el("fig-orders").textContent = C.count(today.orders !== undefined ? today.orders : today.paid_orders);
-    C.el("fig-cards").textContent = C.count(today.cards);
+    C.el("fig-orders").textContent = C.count(today.orders);
+    C.el("fig-paid").textContent = C.count(today.paid);
     C.el("fig-revenue").textContent = C.yen(today.revenue_jpy);
-    C.el("fig-refunds").textContent = C.count(today.refunds !== undefined ? today.refunds : today.refunded);
+    C.el("fig-refunds").textContent = C.count(today.refunded);
   }
 
   function renderLive() {
-    const live = home && Array.isArray(home.live_drops) ? home.live_drops : drops.filter(function (d) { return d.status === "live"; });
+    const live = home ? home.live_drops : drops.filter(function (d) { return d.status === "live" || d.status === "paused"; });
     const rows = live.map(function (d) {
       const title = C.dropTitle(d);
       return C.make("tr", {}, [

@@ -133,6 +133,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     C.ready("members", function () {
       C.el("invite-form").addEventListener("submit", invite);
+      C.el("invite-submit").disabled = false;
       C.el("invite-role").addEventListener("change", function () { errors["invite-role"] = null; render(); });
       C.el("invite-email").addEventListener("input", function () { if (errors["invite-email"]) { errors["invite-email"] = null; render(); } });
       F.i18n.onChange(render);

@@ -20,17 +20,8 @@
     return found;
   }
 
-  // The filters as the API takes them: dates become the start of that day (from) and the
-  // start of the next day (to), in Japan time.
-  function apiFilters(shown) {
-    const sent = Object.assign({}, shown);
-    if (shown.created_from) sent.created_from = shown.created_from + "T00:00:00+09:00";
-    if (shown.created_to) {
-      const next = new Date(Date.parse(shown.created_to + "T00:00:00+09:00") + 86400000);
-      sent.created_to = new Date(next.getTime() + 9 * 3600000).toISOString().slice(0, 10) + "T00:00:00+09:00";
-    }
-    return sent;
-  }
+  // The API takes the dates as they are: days in Japan time, both inclusive.
+  function apiFilters(shown) { return Object.assign({}, shown); }
 
   function fromAddress() {
     const params = new URLSearchParams(location.search);
@@ -57,12 +48,12 @@
   function render() {
     const rows = page.items.map(function (order) {
       const drop = drops.find(function (d) { return d.id === order.drop_id; });
-      const campaign = order.campaign_code || order.campaign || "";
+      const campaign = order.campaign_code || "";
       return C.make("tr", {}, [
         cell(t("col.created"), [C.time.format(order.created_at)]),
         cell(t("col.order"), [C.make("a", { className: "mono", href: C.page("order", { id: order.order_id }), text: order.order_id })]),
         cell(t("col.email"), [order.email || "—"]),
-        cell(t("col.drop"), [order.drop_title_ja || (drop ? C.dropTitle(drop) : "#" + order.drop_id)]),
+        cell(t("col.drop"), [(F.i18n.current() === "en" ? order.drop_title_en : order.drop_title_ja) || (drop ? C.dropTitle(drop) : "#" + order.drop_id)]),
         cell(t("col.campaign"), [campaign || "—"]),
         cell(t("col.amount"), [C.yen(order.amount_jpy)], "num"),
         cell(t("col.status"), [C.statusBadge("ostatus", order.status)]),
@@ -110,6 +101,7 @@
       await campaignOptions(params.get("campaign"));
       const offset = fromAddress();
       C.el("filters").addEventListener("submit", function (event) { event.preventDefault(); load(0); });
+      C.el("f-apply").disabled = false;
       C.el("f-clear").addEventListener("click", function () {
         FILTERS.forEach(function (pair) { C.el(pair[0]).value = ""; });
         load(0);

@@ -33,6 +33,15 @@
     C.el("editors_may_refund").checked = !!settings.editors_may_refund;
     logo = settings.logo_data_url || "";
     renderLogo();
+    renderChain();
+  }
+
+  // A town with its own contracts: is the treasury stored here also the one on chain?
+  function renderChain() {
+    const note = C.el("treasury-chain");
+    const chain = saved && saved.on_chain;
+    note.hidden = !chain;
+    if (chain) note.textContent = t(chain.in_sync ? "settings.chain_in_sync" : "settings.chain_pending", { address: chain.treasury });
   }
 
   function renderLogo() {
@@ -119,13 +128,14 @@
       if (!found.ok) return C.fail(found);
       fill(found.body);
       C.el("settings-form").addEventListener("submit", save);
+      C.el("settings-submit").disabled = false;
       C.el("logo").addEventListener("change", pickLogo);
       C.el("logo-remove").addEventListener("click", function () { logo = ""; C.el("logo").value = ""; renderLogo(); C.el("logo").focus(); });
       C.el("settings-form").addEventListener("input", function (event) {
         const name = event.target.name;
         if (errors[name]) { errors[name] = null; renderErrors(); }
       });
-      F.i18n.onChange(function () { fillPrefectures(); renderErrors(); renderLogo(); });
+      F.i18n.onChange(function () { fillPrefectures(); renderErrors(); renderLogo(); renderChain(); });
     }, ["owner"]);
   });
 })();

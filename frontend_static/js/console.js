@@ -29,7 +29,7 @@
     "drop_not_found", "drop_not_live", "drop_not_paused", "drop_terms_locked", "drop_publishing",
     "drop_state_changed", "drop_ended", "publish_failed", "chain_unavailable",
     "campaign_not_found", "code_taken", "invalid_code", "poster_unavailable",
-    "order_not_found", "already_refunded", "not_refundable", "refund_failed",
+    "order_not_found", "not_refundable", "refund_unsupported", "refund_refused",
     "payment_provider_unavailable", "payload_too_large",
   ];
 
@@ -284,9 +284,9 @@
     buildNav(current);
     F.i18n.onChange(function () { buildNav(current); });
     if (roles && roles.indexOf(state.town.role) < 0) {
-      say("page-error", state.town.role === "verifier" ? t("console.verifier_only") : t("cerr.forbidden"), "error");
-      const main = el("main");
-      if (main) main.querySelectorAll("[data-needs-role]").forEach(function (node) { node.hidden = true; });
+      fail({ status: 403, body: null });
+      if (state.town.role === "verifier") say("page-error", t("console.verifier_only"), "error");
+      else if (current !== "home") el("page-error").after(make("p", {}, [make("a", { href: page("home"), text: t("console.to_home") })]));
       return;
     }
     start({ me: state.me, town: state.town });
