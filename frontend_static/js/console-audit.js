@@ -25,16 +25,30 @@
     return text.length > 80 ? text.slice(0, 77) + "…" : text;
   }
 
+  // A state in words ("draft" → 下書き) where the console has a name for it.
+  function value(row, name, v) {
+    if (name === "status" && typeof v === "string") {
+      const kind = row.target_type === "drop" ? "dstatus." : row.target_type === "order" ? "ostatus." : "";
+      if (kind && t(kind + v) !== kind + v) return t(kind + v);
+    }
+    if (name === "role" && typeof v === "string" && t("role." + v) !== "role." + v) return t("role." + v);
+    return short(v);
+  }
+
+  function same(a, b) {
+    return JSON.stringify(a === undefined ? null : a) === JSON.stringify(b === undefined ? null : b);
+  }
+
   function changes(row) {
     const before = row.before && typeof row.before === "object" ? row.before : {};
     const after = row.after && typeof row.after === "object" ? row.after : {};
     const names = Array.from(new Set(Object.keys(before).concat(Object.keys(after))));
-    const changed = names.filter(function (name) { return JSON.stringify(before[name]) !== JSON.stringify(after[name]); });
+    const changed = names.filter(function (name) { return !same(before[name], after[name]); });
     const box = C.make("div", {});
     if (!row.before && !row.after) return box;
     const list = C.make("ul", { className: "hint" });
     changed.slice(0, 6).forEach(function (name) {
-      list.append(C.make("li", { text: label("f.", name) + ": " + short(before[name]) + " → " + short(after[name]) }));
+      list.append(C.make("li", { text: label("f.", name) + ": " + value(row, name, before[name]) + " → " + value(row, name, after[name]) }));
     });
     if (changed.length > 6) list.append(C.make("li", { text: t("audit.more", { n: changed.length - 6 }) }));
     if (changed.length) box.append(list);
@@ -58,7 +72,7 @@
     const rows = page.items.map(function (row) {
       return C.make("tr", {}, [
         cell(t("col.at"), [C.time.format(row.at)]),
-        cell(t("col.actor"), [C.make("span", { className: "mono", text: row.actor })]),
+        cell(t("col.actor"), [C.make("span", { className: "actor", text: row.actor })]),
         cell(t("col.action"), [label("action.", row.action)]),
         cell(t("col.target"), [target(row)]),
         cell(t("col.change"), [changes(row)], "wide"),

@@ -13,8 +13,10 @@ field has a label, no positive tabindex, no untranslated string key on screen.
 from __future__ import annotations
 
 import email
+import json
 import re
 import subprocess
+import time
 from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,9 @@ KEY_PREFIXES = (
     "invite role dstatus ostatus pstatus filter common console target action pay"
 )
 RAW_KEY = re.compile(rf"\b(?:{'|'.join(KEY_PREFIXES.split())})\.[a-z_]+(?:\.[a-z_]+)*\b")
+
+#: Seconds measured on the way (written to test-artifacts/console-figures.json for the notes).
+FIGURES: dict[str, float] = {}
 
 ACCESSIBILITY_PROBLEMS = """() => {
   const problems = [];
@@ -131,9 +136,12 @@ def _sign_in(
     page.get_by_role("button", name="ログイン", exact=True).click()
     expect(page.locator("#code-error")).to_contain_text("確認コードが違います")  # a typo is explained
     page.get_by_label("確認コード（6桁）").fill(code)
+    started = time.perf_counter()
     page.get_by_role("button", name="ログイン", exact=True).click()
     expect(page).to_have_url(re.compile(r"/console/home\.html"))
     expect(page.get_by_role("heading", level=1)).to_have_text("星川町のホーム")
+    expect(page.locator("#tasks .task").first).to_be_visible()
+    FIGURES.setdefault("sign_in_to_home_seconds", round(time.perf_counter() - started, 3))
 
 
 def _create_and_publish_drop(page: Page) -> int:
@@ -180,12 +188,32 @@ def _create_and_publish_drop(page: Page) -> int:
     page.get_by_role("button", name="保存して公開する").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("この内容で公開しますか")
+    started = time.perf_counter()
     dialog.get_by_role("button", name="公開する").click()
     expect(page.locator("#wizard-status")).to_contain_text("公開しました", timeout=CHAIN_TIMEOUT_MS)
+    FIGURES["publish_to_live_seconds"] = round(time.perf_counter() - started, 3)
     expect(page).to_have_url(re.compile(r"/console/drop\.html\?.*id=\d+"))
     _shot(page, "wizard-published")
     drop_id = int(page.evaluate("new URLSearchParams(location.search).get('id')"))
     return drop_id
+
+
+def _pause_and_resume(page: Page, server: Any) -> None:
+    page.goto(f"{server.url}/console/drops.html?town=hoshikawa")
+    row = page.locator("#drops-rows tr", has_text="第2期")
+    expect(row).to_contain_text("公開中")
+    expect(row).to_contain_text("0 / 10 枚")
+    row.get_by_role("button", name="一時停止").click()
+    page.get_by_role("dialog").get_by_role("button", name="一時停止").click()
+    expect(page.locator("#drops-message")).to_contain_text("販売を一時停止しました")
+    expect(row).to_contain_text("一時停止中")
+    _check_page(page)
+    _shot(page, "drops-paused")
+    row.get_by_role("button", name="再開").click()
+    page.get_by_role("dialog").get_by_role("button", name="再開").click()
+    expect(page.locator("#drops-message")).to_contain_text("販売を再開しました")
+    expect(row).to_contain_text("公開中")
+    _shot(page, "drops")
 
 
 def _make_campaign_and_poster(page: Page, context: BrowserContext, server: Any) -> str:
@@ -203,9 +231,11 @@ def _make_campaign_and_poster(page: Page, context: BrowserContext, server: Any) 
     _shot(page, "campaigns")
 
     poster = row.get_by_role("link", name="ポスター A4")
+    started = time.perf_counter()
     with page.expect_download() as downloading:
         poster.click()
     saved = Path(downloading.value.path())
+    FIGURES["poster_download_seconds"] = round(time.perf_counter() - started, 3)
     assert saved.read_bytes().startswith(b"%PDF-")
     assert downloading.value.suggested_filename == "poster-michinoeki-A4.pdf"
     href = poster.get_attribute("href")
@@ -344,6 +374,7 @@ def test_owner_runs_a_sale_from_the_console(browser: Browser, town: Any, data_di
     _sign_in(page, town, data_dir)
     drop_id = _create_and_publish_drop(page)
     code = _make_campaign_and_poster(page, context, town)
+    _pause_and_resume(page, town)
     order_id = _supporter_buys(browser, town, code)
     _find_and_refund(page, context, town, order_id, code)
     _other_pages(page, town)
@@ -351,6 +382,8 @@ def test_owner_runs_a_sale_from_the_console(browser: Browser, town: Any, data_di
 
     assert errors == [], errors
     context.close()
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    (ARTIFACTS_DIR / "console-figures.json").write_text(json.dumps(FIGURES, indent=2) + "\n")
 
 
 def test_signed_out_pages_send_to_sign_in(browser: Browser, town: Any) -> None:
