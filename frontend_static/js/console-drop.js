@@ -246,7 +246,7 @@
       const before = drop[name];
       const after = body[name];
       const same = TIMES.indexOf(name) >= 0
-        ? (before ? Date.parse(before) : null) === (after ? Date.parse(after) : null)
+        ? (before ? C.time.ms(before) : null) === (after ? C.time.ms(after) : null)
         : JSON.stringify(before === undefined ? null : before) === JSON.stringify(after);
       if (!same) changed[name] = after;
     });

@@ -28,11 +28,14 @@
     if (drop.status === "live") {
       box.append(stateButton(drop, "pause"));
       box.append(C.make("a", { className: "button secondary small", href: C.page("campaigns", { drop_id: drop.id }), text: t("drops.poster") }));
-      box.append(C.make("a", { className: "small", href: "/drop.html?id=" + drop.id, target: "_blank", rel: "noopener", text: t("drops.public_page") }));
+      box.append(C.make("a", { href: "/drop.html?id=" + drop.id, target: "_blank", rel: "noopener", text: t("drops.public_page") }));
     }
-    if (drop.status === "paused") box.append(stateButton(drop, "resume"));
+    if (drop.status === "paused") {
+      box.append(stateButton(drop, "resume"));
+      box.append(C.make("a", { href: "/drop.html?id=" + drop.id, target: "_blank", rel: "noopener", text: t("drops.public_page") }));
+    }
     if (C.can(["owner", "analyst"])) {
-      box.append(C.make("a", { className: "small", href: C.page("audit", { target_type: "drop", target_id: drop.id }), text: t("common.history") }));
+      box.append(C.make("a", { href: C.page("audit", { target_type: "drop", target_id: drop.id }), text: t("common.history") }));
     }
     return box;
   }

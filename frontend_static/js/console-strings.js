@@ -693,7 +693,7 @@
     "f.sale_mode": "How to sell",
     "f.sale_mode.first_come": "First come, first served",
     "f.sale_mode.lottery": "Lottery",
-    "wizard.lottery.note": "The closing time, draw and time to pay are saved with the sale.",
+    "wizard.lottery.note": "Taking lottery applications and drawing are not available in this version yet (they come later). The dates are saved; once published the sale shows on the town's page, but applications are not taken yet.",
     "f.applications_close_at": "Applications close (Japan time)",
     "f.draw_at": "Draw (Japan time)",
     "f.pay_within_hours": "Winners' time to pay (hours)",

@@ -164,10 +164,16 @@
 
   // ----- Japan time -----
   const JST_MS = 9 * 3600 * 1000;
+  // The API answers UTC; a time without an offset (SQLite hands some back naive) is UTC too,
+  // never the browser's local time.
+  function instant(iso) {
+    const text = String(iso);
+    return Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(text) || text.length <= 10 ? text : text + "Z");
+  }
   // ISO instant → "YYYY-MM-DDTHH:MM" in Japan time, for <input type=datetime-local>.
   function toInput(iso) {
     if (!iso) return "";
-    const ms = Date.parse(iso);
+    const ms = instant(iso);
     if (isNaN(ms)) return "";
     return new Date(ms + JST_MS).toISOString().slice(0, 16);
   }
@@ -178,7 +184,7 @@
   }
   function dateTime(iso) {
     if (!iso) return "—";
-    const ms = Date.parse(iso);
+    const ms = instant(iso);
     if (isNaN(ms)) return "—";
     const j = new Date(ms + JST_MS).toISOString();
     return j.slice(0, 4) + "/" + j.slice(5, 7) + "/" + j.slice(8, 10) + " " + j.slice(11, 16);
@@ -384,7 +390,7 @@
     dropTitle: dropTitle,
     townName: townName,
     state: function () { return state; },
-    time: { toInput: toInput, fromInput: fromInput, format: dateTime, today: todayJst },
+    time: { toInput: toInput, fromInput: fromInput, format: dateTime, today: todayJst, ms: instant },
     yen: yen,
     count: count,
   };
