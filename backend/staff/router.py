@@ -60,11 +60,11 @@ from backend.staff.schemas import (
     MemberPublic,
     MembersPage,
     RoleChange,
-    SessionCreated,
-    SessionRequest,
-    SignInAccepted,
-    SignInRequest,
     StaffMe,
+    StaffSessionCreated,
+    StaffSessionRequest,
+    StaffSignInAccepted,
+    StaffSignInRequest,
     StaffTown,
 )
 from backend.staff.sessions import open_session, revoke, revoke_all
@@ -112,10 +112,10 @@ def _limit(runtime: Runtime, now: datetime, *limits: tuple[str, tuple[int, int]]
 # ── sign-in and sessions ────────────────────────────────────────────────────
 
 
-@router.post("/sign-in", status_code=202, response_model=SignInAccepted, responses=RATE_LIMITED)
+@router.post("/sign-in", status_code=202, response_model=StaffSignInAccepted, responses=RATE_LIMITED)
 def sign_in(
-    body: SignInRequest, request: Request, runtime: RuntimeDep, now: NowDep, background: BackgroundTasks
-) -> SignInAccepted:
+    body: StaffSignInRequest, request: Request, runtime: RuntimeDep, now: NowDep, background: BackgroundTasks
+) -> StaffSignInAccepted:
     """Mail a 6-digit code (10 minutes, single use) if the address is staff of a town; 202 either way."""
     email = members.normalise_email(body.email)
     per_client = (_key("codes-client", _client(request)), CODES_PER_CLIENT)
@@ -127,7 +127,7 @@ def sign_in(
         session.commit()
     if is_staff:
         background.add_task(mailing.send_code, runtime.settings, email, code)
-    return SignInAccepted()
+    return StaffSignInAccepted()
 
 
 def _secure_cookies(request: Request) -> bool:
@@ -137,12 +137,12 @@ def _secure_cookies(request: Request) -> bool:
 
 @router.post(
     "/session",
-    response_model=SessionCreated,
+    response_model=StaffSessionCreated,
     responses={**CODE_REFUSALS, **RATE_LIMITED},
 )
 def create_session(
-    body: SessionRequest, request: Request, response: Response, runtime: RuntimeDep, now: NowDep
-) -> SessionCreated:
+    body: StaffSessionRequest, request: Request, response: Response, runtime: RuntimeDep, now: NowDep
+) -> StaffSessionCreated:
     """Exchange the mailed code (once) for a session: the token in the answer and in the
     console's cookie (HttpOnly, SameSite=Strict), and a CSRF token for cookie writes."""
     _limit(runtime, now, (_key("attempts-client", _client(request)), ATTEMPTS_PER_CLIENT))
@@ -176,7 +176,7 @@ def create_session(
     response.set_cookie(
         CSRF_COOKIE, issued.csrf_token, max_age=max_age, path="/", secure=secure, httponly=False, samesite="strict"
     )
-    return SessionCreated(token=issued.token, expires_at=issued.expires_at, csrf_token=issued.csrf_token)
+    return StaffSessionCreated(token=issued.token, expires_at=issued.expires_at, csrf_token=issued.csrf_token)
 
 
 _CODE_MESSAGES = {

@@ -6,11 +6,11 @@ builds its request bodies from these examples.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from backend.core.schemas import Email, UtcDateTime
 from backend.staff.signin import CODE_DIGITS
 
 Role = Literal["owner", "editor", "moderator", "analyst", "verifier"]
@@ -25,28 +25,28 @@ def _strict(example: dict[str, Any]) -> ConfigDict:
 # ── sign-in ─────────────────────────────────────────────────────────────────
 
 
-class SignInRequest(BaseModel):
+class StaffSignInRequest(BaseModel):
     model_config = _strict({"email": "tanaka@town.example.jp"})
 
-    email: EmailStr = Field(max_length=254)
+    email: Email
 
 
-class SignInAccepted(BaseModel):
+class StaffSignInAccepted(BaseModel):
     status: Literal["sent"] = "sent"
 
 
-class SessionRequest(BaseModel):
+class StaffSessionRequest(BaseModel):
     model_config = _strict({"email": "tanaka@town.example.jp", "code": "123456"})
 
-    email: EmailStr = Field(max_length=254)
+    email: Email
     code: str = Field(pattern=rf"^[0-9]{{{CODE_DIGITS}}}$", description="the 6 digits from the mail")
 
 
-class SessionCreated(BaseModel):
+class StaffSessionCreated(BaseModel):
     #: Shown once; only its hash is stored. Also set as the console's HttpOnly cookie.
     token: str
     #: The absolute end of the session (idleness may end it sooner).
-    expires_at: datetime
+    expires_at: UtcDateTime
     #: Send back in `X-CSRF-Token` on writes authenticated by the cookie (also in cookie `furusato_csrf`).
     csrf_token: str
 
@@ -71,7 +71,7 @@ class MemberPublic(BaseModel):
     email: str
     role: Role
     #: When the member got their role in this town.
-    since: datetime
+    since: UtcDateTime
 
 
 class MembersPage(BaseModel):
@@ -90,7 +90,7 @@ class RoleChange(BaseModel):
 class InviteCreate(BaseModel):
     model_config = _strict({"email": "sato@town.example.jp", "role": "editor"})
 
-    email: EmailStr = Field(max_length=254)
+    email: Email
     role: Role
 
 
@@ -101,8 +101,8 @@ class InvitePublic(BaseModel):
     #: The inviter's e-mail.
     invited_by: str
     status: Literal["pending", "accepted", "revoked", "expired"]
-    expires_at: datetime
-    created_at: datetime
+    expires_at: UtcDateTime
+    created_at: UtcDateTime
 
 
 class InvitesPage(BaseModel):
@@ -140,7 +140,7 @@ class AuditRow(BaseModel):
     #: The object's fields before and after the change (null when there was none).
     before: Any
     after: Any
-    at: datetime
+    at: UtcDateTime
     prev_hash: str
     hash: str
 
