@@ -12,7 +12,7 @@ path's routes take, since one path often has several routes (GET and POST regist
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import Scope
 
 #: Every path under it belongs to the API, even one no route serves (yet): never a page.
@@ -28,18 +28,24 @@ def get_route_path(scope: Scope) -> str:
     return path
 
 
-def _routes(scope: Scope) -> list[BaseRoute]:
-    router = scope.get("router")
-    routes: list[BaseRoute] = getattr(router, "routes", [])
-    return routes
+#: The methods a 405's `Allow` header may name, in the order it names them.
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-def _owned_by_a_route(scope: Scope, path: str, mount: BaseRoute) -> bool:
-    return any(
-        isinstance(route, Route) and route.path_regex.match(path)
-        for route in _routes(scope)
-        if route is not mount and not isinstance(route, Mount)
-    )
+def _api_routes(scope: Scope) -> list[BaseRoute]:
+    """The app's routes but the pages (FastAPI nests each included router as one route)."""
+    routes: list[BaseRoute] = getattr(scope.get("router"), "routes", [])
+    return [route for route in routes if not isinstance(route, PagesMount)]
+
+
+def _matches(route: BaseRoute, scope: Scope, method: str | None = None) -> Match:
+    """How `route` matches the request (asked with `method` instead, if given), using only
+    its public `matches` on a copy of the scope, so nested routers answer for their routes."""
+    probe = dict(scope)
+    if method is not None:
+        probe["method"] = method
+    match, _child = route.matches(probe)
+    return match
 
 
 class PagesMount(Mount):
@@ -48,16 +54,13 @@ class PagesMount(Mount):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "http":
             path = get_route_path(scope)
-            if path == API_PREFIX.rstrip("/") or path.startswith(API_PREFIX) or _owned_by_a_route(scope, path, self):
+            owned = path == API_PREFIX.rstrip("/") or path.startswith(API_PREFIX)
+            if owned or any(_matches(route, scope) is not Match.NONE for route in _api_routes(scope)):
                 return Match.NONE, {}
         return super().matches(scope)
 
 
 def allowed_methods(scope: Scope) -> list[str]:
     """The methods some route takes on this request's path, for a 405's `Allow` header."""
-    path = get_route_path(scope)
-    methods: set[str] = set()
-    for route in _routes(scope):
-        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
-            methods |= route.methods
-    return sorted(methods)
+    routes = _api_routes(scope)
+    return [method for method in HTTP_METHODS if any(_matches(route, scope, method) is Match.FULL for route in routes)]
