@@ -135,7 +135,7 @@ def campaign_counts(
     named = select(Campaign.id, Campaign.code).where(Campaign.municipality_id == town_id)
     if campaign_ids is not None:
         named = named.where(Campaign.id.in_(campaign_ids))
-    id_of = {code: campaign_id for campaign_id, code in session.execute(named).tuples()}
+    id_of = {code: campaign_id for campaign_id, code in session.execute(named)}
     merged: dict[int, dict[str, Any]] = {campaign_id: {} for campaign_id in id_of.values()}
     scans = _scans(town_id, None).add_columns(CampaignScan.campaign_id).group_by(CampaignScan.campaign_id)
     # Grouped by the orders' code, not the campaign's id: so the database walks the town's
