@@ -303,6 +303,11 @@ def _find_and_refund(page: Page, context: BrowserContext, server: Any, order_id:
     page.get_by_role("button", name="返金する…").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("本当に返金しますか")
+    expect(dialog.get_by_role("button", name="やめる")).to_be_focused()  # the safe answer first
+    page.keyboard.press("Escape")  # a second thought: nothing happens
+    expect(dialog).to_have_count(0)
+    expect(page.locator("#order-status")).to_have_text("発行済み")
+    page.get_by_role("button", name="返金する…").click()
     expect(dialog).to_contain_text("¥1,500")
     dialog.get_by_role("button", name="返金する").click()
     expect(page.locator("#order-status")).to_have_text("返金済み", timeout=CHAIN_TIMEOUT_MS)
@@ -339,6 +344,31 @@ def _other_pages(page: Page, server: Any) -> None:
     _check_page(page)
     _shot(page, "home-en")
     page.get_by_role("button", name="Switch language").click()
+
+
+def _english_pages(page: Page, server: Any, drop_id: int, order_id: str) -> None:
+    """Every console page in English: no string left as its key, no field without a label."""
+    page.goto(f"{server.url}/console/home.html?town=hoshikawa")
+    page.get_by_role("button", name="Switch language").click()
+    expect(page.locator("#console-nav")).to_contain_text("Orders")
+    for path in (
+        "drops.html",
+        f"drop.html?id={drop_id}&step=3",
+        "campaigns.html",
+        "orders.html",
+        f"order.html?id={order_id}",
+        "members.html",
+        "audit.html",
+        "settings.html",
+    ):
+        page.goto(f"{server.url}/console/{path}&town=hoshikawa" if "?" in path else f"{server.url}/console/{path}")
+        expect(page.locator("#console-nav")).to_contain_text("Orders")
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("#page-error")).to_be_hidden()
+        _check_page(page)
+    _shot(page, "settings-en")
+    page.get_by_role("button", name="Switch language").click()
+    expect(page.locator("#console-nav")).to_contain_text("注文")
 
 
 def _phone_pages(browser: Browser, context: BrowserContext, server: Any, drop_id: int, order_id: str) -> None:
@@ -378,6 +408,7 @@ def test_owner_runs_a_sale_from_the_console(browser: Browser, town: Any, data_di
     order_id = _supporter_buys(browser, town, code)
     _find_and_refund(page, context, town, order_id, code)
     _other_pages(page, town)
+    _english_pages(page, town, drop_id, order_id)
     _phone_pages(browser, context, town, drop_id, order_id)
 
     assert errors == [], errors
