@@ -324,7 +324,7 @@ def staff_add(
     same data directory or database, no chain needed. The change is in the audit log."""
     from backend.staff.admin import add_staff_member
 
-    settings = build_settings(data_dir=data_dir, database_url=database_url)
+    settings = deployment_settings(data_dir, database_url=database_url)
     line = _with_database(settings, lambda sessions: add_staff_member(sessions, email, town, role))
     typer.echo(line)
 
@@ -335,7 +335,7 @@ def audit_verify(data_dir: DataDirOption = None, database_url: DatabaseOption = 
     from backend.core.audit import verify
     from backend.core.db import session_scope
 
-    settings = build_settings(data_dir=data_dir, database_url=database_url)
+    settings = deployment_settings(data_dir, database_url=database_url)
     sqlite_path = settings.database_url.split("///", 1)[-1] if settings.database_url.startswith("sqlite") else None
     if sqlite_path is not None and not Path(sqlite_path).exists():
         fail(f"no database at {sqlite_path}: pass the deployment's --data-dir (or --database-url)")
