@@ -86,10 +86,12 @@ def bulk_orders(
     *,
     names: tuple[str, ...] = ("髙橋", "山﨑", "渡邊"),
     batch: int = 10_000,
+    prefix: str = "bulk",
+    first_token_id: int = 1,
 ) -> None:
-    """`count` minted orders of one card each (card number = 1 + index), inserted in bulk
-    (executemany) so a test can export 100,000 of them in seconds. Emails carry `names`
-    in turn, so exports hold Japanese text."""
+    """`count` minted orders of one card each (card number = `first_token_id` + index),
+    inserted in bulk (executemany) so a test can export 100,000 of them in seconds; ids are
+    `ord_<prefix><index>`. Emails carry `names` in turn, so exports hold Japanese text."""
     from sqlalchemy import insert
 
     from backend.sales.models import Order, OrderCard
@@ -102,7 +104,7 @@ def bulk_orders(
                 insert(Order),
                 [
                     {
-                        "id": f"ord_bulk{index:09d}",
+                        "id": f"ord_{prefix}{index:09d}",
                         "drop_id": drop_id,
                         "quantity": 1,
                         "email": f"{names[index % len(names)]}{index}@example.jp",
@@ -120,5 +122,8 @@ def bulk_orders(
             )
             session.execute(
                 insert(OrderCard),
-                [{"order_id": f"ord_bulk{index:09d}", "token_id": index + 1, "drop_id": drop_id} for index in indexes],
+                [
+                    {"order_id": f"ord_{prefix}{index:09d}", "token_id": first_token_id + index, "drop_id": drop_id}
+                    for index in indexes
+                ],
             )
