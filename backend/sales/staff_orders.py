@@ -95,7 +95,7 @@ def list_orders(ctx: TownStaff, session: SessionDep, page: PageDep, filters: Fil
     """The town's orders, newest first, filtered (see `backend.sales.order_search`)."""
     query = town_orders(ctx.town.id, filters)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = session.execute(query.limit(page.limit).offset(page.offset)).tuples().all()
+    rows = session.execute(query.limit(page.limit).offset(page.offset)).all()
     cards = cards_of(session, [order.id for order, _drop in rows])
     items = [staff_order(order, drop, cards[order.id]) for order, drop in rows]
     return StaffOrdersPage(items=items, total=total, limit=page.limit, offset=page.offset)
