@@ -1,21 +1,18 @@
 """The funnel end to end: the figures equal what the test did. Scans go through `/c/{code}`,
 orders through `POST /api/v1/orders` with the code the redirect carried, payments through
 demo-pay, cards through the real mint pipeline (worker on the in-process chain), one order
-is refunded after minting. On SQLite and on PostgreSQL (the aggregates are plain SQL)."""
+is refunded after minting by the owner. On SQLite and on PostgreSQL (the aggregates are plain SQL)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.sales.models import Order
-from backend.sales.orders import record_refund
 from tests.sales.conftest import bearer, order_body, runtime_of
 from tests.sales.test_campaigns_api import ANDROID, GOOGLEBOT, IPHONE, TOWN, editor, make_campaign, scan
 
@@ -63,13 +60,13 @@ def await_minted(client: TestClient, created: dict[str, Any]) -> None:
 
 
 def refund(client: TestClient, created: dict[str, Any]) -> None:
-    """TODO(lead): through `POST …/orders/{order_id}/refund` once H-orders lands it; until then
-    the sales service's own refund transition (the one Stripe's refund events use)."""
-    with runtime_of(client).sessions() as session:
-        row = session.get(Order, created["order_id"], with_for_update=True)
-        assert row is not None
-        assert record_refund(session, row, provider="demo", provider_ref=row.id, now=datetime.now(UTC))
-        session.commit()
+    """The owner refunds the order in the console's API (demo orders are refunded at once)."""
+    owner = editor(client, role="owner")
+    response = client.post(
+        f"{TOWN}/orders/{created['order_id']}/refund", json={"reason": "ご本人の申し出"}, headers=owner
+    )
+    assert response.status_code == 201, response.text
+    assert client.get(f"/api/v1/orders/{created['order_id']}", headers=bearer(created)).json()["status"] == "refunded"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
