@@ -158,7 +158,9 @@ class Publisher:
             return False
         # Publishes of one town queue here (PostgreSQL row lock; SQLite has one writer and
         # the UPDATE above took it), so each reads the id ranges the previous one chose.
-        session.execute(select(Municipality.id).where(Municipality.id == drop.municipality_id).with_for_update())
+        # FOR NO KEY UPDATE: claims wait for each other, inserts that reference the town don't.
+        town = select(Municipality.id).where(Municipality.id == drop.municipality_id)
+        session.execute(town.with_for_update(key_share=True))
         first = first_free_id(session, card, self.chain.chain_id, chain_next)
         session.execute(
             update(Drop)

@@ -155,9 +155,9 @@ class OrderSweeper:
         while); unsold published drops get their series' sale terms checked now and then."""
         check_terms = self._rounds % SALE_TERMS_EVERY == 0
         self._rounds += 1
-        finish_pending(self.sessions, self.chain, self._admin_account)
-        if check_terms:
+        if check_terms:  # its node reads first, before this round starts any sending thread
             sync_unsold_terms(self.sessions, self.chain, self._admin_account)
+        finish_pending(self.sessions, self.chain, self._admin_account)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
