@@ -23,6 +23,7 @@
       "status.on_sale": "販売中",
       "status.sold_out": "売り切れ",
       "status.ended": "販売終了",
+      "status.paused": "一時停止中",
       "card.number": "No. {number}",
     },
     en: {
@@ -34,6 +35,7 @@
       "status.on_sale": "On sale",
       "status.sold_out": "Sold out",
       "status.ended": "Sale ended",
+      "status.paused": "Paused",
       "card.number": "No. {number}",
     },
   });

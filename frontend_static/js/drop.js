@@ -23,6 +23,10 @@
       "closed.upcoming": "まだ販売前です。販売開始までお待ちください。",
       "closed.sold_out": "申し訳ありません。この住民票は売り切れました。",
       "closed.ended": "販売期間は終了しました。",
+      "closed.paused": "ただいま販売を一時停止しています。再開までお待ちください。",
+      "closed.lottery": "この住民票は抽選でお申し込みいただく予定です。お申し込みの受付はまだ始まっていません。",
+      "err.drop_paused": "ただいま販売を一時停止しているため、ご購入いただけません。再開までお待ちください。",
+      "err.lottery_only": "この住民票は抽選販売のため、このページからはご購入いただけません。",
       "err.sold_out": "申し訳ありません。売り切れました（残りの枚数が足りません）。",
       "err.sold_out_fewer": "残りは{remaining}枚です。枚数を減らしてご注文ください。",
       "err.limit_exceeded": "お一人様の上限（{limit}枚）を超えるため、ご購入いただけません。これまでのご購入分と合わせて{limit}枚までです。",
@@ -72,6 +76,10 @@
       "closed.upcoming": "Not on sale yet. Please wait for the sale to start.",
       "closed.sold_out": "Sorry, this card is sold out.",
       "closed.ended": "The sale has ended.",
+      "closed.paused": "Sales are paused for now. Please wait until they resume.",
+      "closed.lottery": "This card will be sold by lottery. Applications have not opened yet.",
+      "err.drop_paused": "Sales are paused for now, so this card cannot be bought. Please wait until they resume.",
+      "err.lottery_only": "This card is sold by lottery and cannot be bought on this page.",
       "err.sold_out": "Sorry, sold out (not enough cards left).",
       "err.sold_out_fewer": "Only {remaining} left. Please choose fewer cards.",
       "err.limit_exceeded": "This would go over the limit of {limit} cards per person, counting what you already bought.",
@@ -152,7 +160,7 @@
       field.addEventListener("input", function () { clearFieldError(name); });
       field.addEventListener("change", function () { clearFieldError(name); });
     });
-    el("checkout").hidden = false;
+    el("checkout").hidden = drop.sale_mode === "lottery";
   }
 
   function renderTotal() {
@@ -260,12 +268,13 @@
       el("wallet-section").open = true;
       return { general: { key: "err.fields" }, fields: { wallet_address: { key: "field.wallet_address_required" } } };
     }
-    if (code === "sold_out" || code === "not_on_sale") reloadDrop();
+    if (["sold_out", "not_on_sale", "drop_paused", "lottery_only"].includes(code)) reloadDrop();
     if (code === "sold_out" && drop.remaining > 0 && drop.remaining < Number(el("quantity").value)) {
       return { general: { key: "err.sold_out_fewer", vars: { remaining: drop.remaining } } };
     }
     if (["sold_out", "limit_exceeded", "not_on_sale", "order_expired", "payment_method_unavailable",
-      "drop_not_found", "payment_provider_unavailable", "idempotency_key_reused"].includes(code)) {
+      "drop_not_found", "payment_provider_unavailable", "idempotency_key_reused", "drop_paused",
+      "lottery_only"].includes(code)) {
       return { general: { key: "err." + code, vars: { limit: drop.per_buyer_limit } } };
     }
     if (result.status >= 500) return { general: { key: "common.server" } };
@@ -328,9 +337,12 @@
     if (!found.ok) return found;
     drop = found.body;
     render(F.i18n.current());
-    const closed = drop.status !== "on_sale";
+    // A lottery drop is not bought on this page: no form, a plain note instead (setUpForm).
+    const lottery = drop.sale_mode === "lottery";
+    const closed = lottery || drop.status !== "on_sale";
     el("submit").disabled = closed;
-    if (closed && !errors.general) showErrors({ key: "closed." + drop.status });
+    el("drop-lottery").hidden = !lottery;
+    if (closed && !lottery && !errors.general) showErrors({ key: "closed." + drop.status });
     return found;
   }
 
