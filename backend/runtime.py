@@ -33,8 +33,9 @@ from minting.compiler import compile_contracts
 from minting.deploy import MANIFEST_FILE, Manifest, ensure_deployed
 from minting.indexer import Followed, IndexerSet
 from minting.keys import load_signer
+from minting.once import OnceSender
 from minting.sender import SenderConfig
-from minting.worker import IndexerWorker, LoopThread, MintWorker, stop_loops
+from minting.worker import IndexerWorker, LoopThread, MintWorker, OnceResumer, stop_loops
 
 log = logging.getLogger("furusato")
 
@@ -65,6 +66,12 @@ class Runtime:
     def card_contract(self) -> str:
         return self.manifest.contracts["ResidentCard"].address
 
+    def admin(self) -> LocalAccount:
+        """The contracts' admin key (the deployer's): it deploys towns' contracts and adds
+        series, through the exactly-once sender."""
+        key = self.settings.deployer_key.get_secret_value() if self.settings.deployer_key else None
+        return load_signer(self.chain, env_prefix="FURUSATO_DEPLOYER", key=key)
+
     def payment_methods(self, offered: str) -> list[str]:
         """The drop's methods (comma-separated) that this deployment can take right now:
         demo only in demo mode, card only with a provider configured."""
@@ -77,6 +84,7 @@ class Runtime:
             self.threads.append(build_worker(self.settings, self.sessions, self.chain).start_thread())
             self.threads.append(build_indexer(self.sessions, self.chain, self.manifest).start_thread())
             self.threads.append(OrderSweeper(self.sessions, self.chain).start_thread())
+            self.threads.append(OnceResumer(OnceSender(self.sessions, self.chain.w3, self.admin())).start_thread())
 
     def close(self) -> None:
         """Stop the threads and the node we started, release connections; safe to call twice."""

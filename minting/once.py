@@ -8,7 +8,8 @@ the command is run again. `OnceSender.send(purpose, tx)`:
 2. Not stored → fill chain id, fees and gas; in ONE database transaction take the nonce
    from the signer's `signer_nonces` row (`minting.nonces`, the mint sender's row lock),
    sign, store the call, the raw bytes and the hash; commit. Only then broadcast.
-3. Stored (now or by a run that died) → wait for a receipt of any hash ever stored for it:
+3. Stored (now, or by a run that died: `resume`, `resume_unfinished`) → wait for a receipt
+   of any hash ever stored for it:
    - the node does not know the last attempt → broadcast the *stored* bytes again;
    - "nonce too low" and no receipt of ours, with the chain past every nonce we used → the
      nonce went to another transaction, so ours can never mine: re-sign the same call at a
@@ -37,7 +38,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -164,6 +165,11 @@ def _receipt_of(row: OnceTxRow) -> OnceReceipt:
         contract_address=row.contract_address,
         logs=_logs_from_json(row.logs_json),
     )
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone-aware columns: they are UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _raised(value: int, percent: int) -> int:
@@ -378,32 +384,88 @@ class OnceSender:
                 row.mined_at = datetime.now(UTC)
             return _receipt_of(row)
 
+    def _check(self, purpose: str, *, ask_node: bool) -> tuple[OnceReceipt | None, str]:
+        """One look: a receipt of any stored attempt (recorded and returned), else — when
+        `ask_node` — what the node says of the last attempt, settled (module docstring)."""
+        with self.sessions() as session:
+            row = self._row(session, purpose)
+            if row is None:
+                raise KeyError(f"purpose {purpose!r} is not stored")
+            if row.status == "mined":
+                return _receipt_of(row), "mined"
+            attempts = self._attempts(session, row.id)
+            seen = int(row.attempt_count)
+        for attempt in attempts:
+            receipt = self._receipt(attempt.tx_hash)
+            if receipt is not None:
+                return self._record(purpose, receipt), "mined"
+        if ask_node and not self._known_to_node(attempts[-1].tx_hash):
+            return None, self._settle_unknown(purpose, attempts, seen)
+        return None, "no receipt yet"
+
     def _wait(self, purpose: str) -> OnceReceipt:
         """Poll for a receipt of any stored attempt; settle what the node says (module docstring)."""
         deadline = self._clock() + self.timeout
         next_check = self._clock()  # a resumed purpose is looked up on the node at once
         waiting_reason = "no receipt yet"
         while True:
-            with self.sessions() as session:
-                row = self._row(session, purpose)
-                assert row is not None, f"purpose {purpose!r} is not stored"
-                if row.status == "mined":
-                    return _receipt_of(row)
-                attempts = self._attempts(session, row.id)
-                seen = int(row.attempt_count)
-            for attempt in attempts:
-                receipt = self._receipt(attempt.tx_hash)
-                if receipt is not None:
-                    return self._record(purpose, receipt)
             now = self._clock()
-            if now >= deadline:
-                raise OnceSendFailed(f"{purpose}: not mined within {self.timeout:.0f} s ({waiting_reason}); send again")
-            if now >= next_check:
+            ask_node = now >= next_check
+            if ask_node:
                 next_check = now + RECHECK_SECONDS
-                last = attempts[-1]
-                if not self._known_to_node(last.tx_hash):
-                    waiting_reason = self._settle_unknown(purpose, attempts, seen)
+            receipt, reason = self._check(purpose, ask_node=ask_node)
+            if receipt is not None:
+                return receipt
+            if ask_node:
+                waiting_reason = reason
+            if self._clock() >= deadline:
+                raise OnceSendFailed(f"{purpose}: not mined within {self.timeout:.0f} s ({waiting_reason}); send again")
             time.sleep(self.poll_seconds)
+
+    # ── unfinished purposes ─────────────────────────────────────────────────
+
+    def unfinished(self, prefix: str = "", *, older_than: float = 0.0) -> list[str]:
+        """Purposes of this signer stored but not mined (oldest first), optionally only those
+        starting with `prefix` and stored at least `older_than` seconds ago."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+        with self.sessions() as session:
+            rows = session.execute(
+                select(OnceTxRow.purpose, OnceTxRow.created_at)
+                .where(
+                    OnceTxRow.chain_id == self.chain_id,
+                    OnceTxRow.signer == self.account.address,
+                    OnceTxRow.status == "sent",
+                    OnceTxRow.purpose.startswith(prefix, autoescape=True),
+                )
+                .order_by(OnceTxRow.id)
+            ).all()
+        return [purpose for purpose, created in rows if _aware(created) <= cutoff]
+
+    def resume(self, purpose: str) -> OnceReceipt:
+        """Finish a stored purpose (its call as stored) and return its receipt; `KeyError`
+        if it was never stored."""
+        with self.sessions() as session:
+            if self._row(session, purpose) is None:
+                raise KeyError(f"purpose {purpose!r} is not stored")
+        return self._wait(purpose)
+
+    def resume_unfinished(self, *, older_than: float = 5.0) -> int:
+        """One look at every unfinished purpose of this signer, without waiting: record what
+        mined, send again what the node lost. Returns how many are still unfinished.
+
+        Why it runs in the background (`furusato run`'s worker): a purpose stored and then
+        abandoned (its process died, nobody ran the command again) holds a nonce; until that
+        nonce is used, every later transaction of the key, mints included, waits behind it."""
+        left = 0
+        for purpose in self.unfinished(older_than=older_than):
+            try:
+                receipt, _reason = self._check(purpose, ask_node=True)
+            except OnceSendFailed as exc:
+                log.warning("%s", exc)
+                receipt = None
+            if receipt is None:
+                left += 1
+        return left
 
     def _settle_unknown(self, purpose: str, attempts: Sequence[OnceAttemptRow], seen: int) -> str:
         """The node does not hold our last attempt: send its bytes again, and deal with a

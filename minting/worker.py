@@ -26,6 +26,7 @@ from web3 import Web3
 from minting.errors import first_line
 from minting.indexer import Steps
 from minting.jobs import status_counts
+from minting.once import OnceSender
 from minting.sender import MintSender, SenderConfig
 from minting.store import WorkerLeaseRow
 
@@ -195,3 +196,23 @@ class IndexerWorker:
 
     def start_thread(self) -> LoopThread:
         return start_loop(self.run, "indexer")
+
+
+class OnceResumer:
+    """Looks at the exactly-once sender's unfinished purposes every `every_seconds` and
+    finishes what it can without waiting (`OnceSender.resume_unfinished`): a purpose whose
+    process died would otherwise hold its nonce, and every later transaction of the key."""
+
+    def __init__(self, sender: OnceSender, *, every_seconds: float = 2.0) -> None:
+        self.sender = sender
+        self.every_seconds = every_seconds
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(self.every_seconds):
+            try:
+                self.sender.resume_unfinished()
+            except Exception as exc:  # node down, database busy: the purposes are stored
+                log.warning("resuming unfinished transactions failed: %s", first_line(exc))
+
+    def start_thread(self) -> LoopThread:
+        return start_loop(self.run, "once-resumer")

@@ -68,6 +68,9 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", f"{TOWN}/orders/{{order_id}}"): ORDER_READERS,
     ("POST", f"{TOWN}/orders/{{order_id}}/refund"): OWNER,
     ("GET", f"{TOWN}/home"): ORDER_READERS,
+    # settings: owners change them (names, look, treasury, who refunds); editors read them.
+    ("GET", f"{TOWN}/settings"): EDITORS,
+    ("PATCH", f"{TOWN}/settings"): OWNER,
 }
 
 ALLOWED_IF: dict[tuple[str, str], dict[str, str]] = {

@@ -10,12 +10,14 @@ would land in another town's collection): asking for them is a 409 `town_not_rea
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.core.errors import ApiError
 from backend.towns.models import Municipality
+from minting.compiler import CompiledTree, compile_contracts
 from minting.deploy import Manifest
 from minting.store import OnceTxRow
 
@@ -86,3 +88,9 @@ def towns_with_own_contracts(session: Session, chain_id: int, default_start: int
         start = min((int(block) for block in blocks if block is not None), default=default_start)
         followed.append(TownContracts(town.id, town.slug, addresses, start))
     return followed
+
+
+@cache
+def contract_tree() -> CompiledTree:
+    """The compiled contracts, read once per process (they do not change under a server)."""
+    return compile_contracts()

@@ -252,3 +252,23 @@ def test_concurrent_sends_of_one_purpose_make_one_transaction(setup: Setup, monk
 def test_purpose_must_be_given(setup: Setup) -> None:
     with pytest.raises(ValueError, match="purpose"):
         setup.sender().send("", setup.card_tx())
+
+
+def test_unfinished_purposes_are_finished_in_the_background(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    crash_at(monkeypatch, "once_after_store")
+    with pytest.raises(Crash):
+        setup.sender().send("abandoned", setup.card_tx())
+    monkeypatch.undo()
+    before = setup.nonce()
+    resumer = setup.sender()
+    assert resumer.unfinished() == ["abandoned"]
+    assert resumer.unfinished(older_than=3600) == []  # a purpose just stored is left to its sender
+    assert resumer.resume_unfinished(older_than=0) == 1  # sent again; the receipt is read next look
+    assert resumer.resume_unfinished(older_than=0) == 0
+    assert setup.nonce() == before + 1
+    assert resumer.unfinished() == []
+    receipt = resumer.find("abandoned")
+    assert receipt is not None
+    assert receipt.tx_hash == setup.attempts()[0].tx_hash
+    with pytest.raises(KeyError):
+        resumer.resume("never-stored")
