@@ -30,6 +30,7 @@ from backend.core.errors import ApiError, error_responses
 from backend.core.schemas import MAX_ROW_ID
 from backend.sales.dashboard import home
 from backend.sales.deps import TownOrder
+from backend.sales.models import Refund
 from backend.sales.order_details import order_detail, refund_public, staff_order
 from backend.sales.order_schemas import (
     NO_NUL,
@@ -49,7 +50,7 @@ from backend.sales.order_search import (
     town_orders,
 )
 from backend.sales.orders import refresh
-from backend.sales.refunds import RefundRefusal, request_refund
+from backend.sales.refunds import RefundRefusal, reconcile, request_refund
 from backend.staff.deps import STAFF_RESPONSES, TownStaff
 
 router = APIRouter(prefix="/api/v1/staff/towns/{slug}", tags=["staff: orders"])
@@ -142,6 +143,9 @@ def export_orders(
 def get_order(ctx: TownStaff, order: TownOrder, session: SessionDep) -> StaffOrderDetail:
     """One order with its payments, cards, chain transactions, refund and history."""
     refresh(session, order, datetime.now(UTC))  # as the buyer's own page does: minted yet?
+    refund = session.scalar(select(Refund).where(Refund.order_id == order.id))
+    if refund is not None:
+        reconcile(session, refund, order)  # a pending refund the webhook has since confirmed
     session.commit()
     return order_detail(session, order, ctx.town.id)
 

@@ -47,6 +47,8 @@ class FakeStripe:
     #: Called with each new refund before it is answered, e.g. to deliver its webhook first
     #: (Stripe may send `charge.refunded` before the API call returns).
     on_refund: Callable[[dict[str, Any]], None] | None = None
+    #: When set, `POST /v1/refunds` answers this (status, error code) instead, creating nothing.
+    refund_failure: tuple[int, str] | None = None
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -132,6 +134,9 @@ class FakeStripe:
 
     def create_refund(self, form: dict[str, str], idempotency_key: str | None) -> tuple[int, dict[str, Any]]:
         """A Refund as Stripe answers it (status and body); one per key, one full refund per payment."""
+        if self.refund_failure is not None:
+            status, code = self.refund_failure
+            return status, _error("api_error" if status >= 500 else "invalid_request_error", f"Refused: {code}", code)
         with self._lock:
             for existing in self.refunds.values():
                 if idempotency_key and existing["_idempotency_key"] == idempotency_key:
