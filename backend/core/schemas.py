@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
@@ -56,6 +56,19 @@ def _rfc3339_text(value: object) -> object:
 
 #: A moment a client sends (body field or query parameter): RFC 3339 text with an offset only.
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+
+
+_FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _full_date_text(value: object) -> object:
+    if isinstance(value, date) or (isinstance(value, str) and _FULL_DATE.fullmatch(value)):
+        return value
+    raise ValueError("expected a date as YYYY-MM-DD")
+
+
+#: A day a client sends (`format: date`): `YYYY-MM-DD` only; pydantic alone takes `0` as 1970-01-01.
+IsoDate = Annotated[date, BeforeValidator(_full_date_text)]
 
 
 def _as_utc(moment: datetime) -> datetime:
