@@ -12,7 +12,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from backend.core.schemas import IsoDateTime, UtcDateTime, cross_field
 
 PaymentMethod = Literal["demo", "card", "wallet"]
 SaleMode = Literal["first_come", "lottery"]
@@ -39,20 +41,29 @@ def _unique(methods: list[PaymentMethod]) -> list[PaymentMethod]:
 
 
 UtcTime = Annotated[
-    AwareDatetime,
+    IsoDateTime,
     AfterValidator(_utc),
-    Field(description="ISO 8601 with its offset, e.g. 2026-04-01T10:00:00+09:00 (stored in UTC)"),
+    Field(description="RFC 3339 with its offset, e.g. 2026-04-01T10:00:00+09:00 (stored in UTC)"),
 ]
-Title = Annotated[str, Field(min_length=1, max_length=200)]
-Description = Annotated[str, Field(max_length=5_000)]
+#: Text is taken exactly as the schema states it (no stripping, which regex engines and
+#: Python disagree about): no control characters (PostgreSQL refuses NUL; a title is one
+#: line), and a title has a character that is not a space. Surrounding spaces are trimmed
+#: when stored.
+_SPACES = "\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+_TITLE_PATTERN = f"^[^\\x00-\\x1f\\x7f]*[^{_SPACES}][^\\x00-\\x1f\\x7f]*$"
+_TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"
+Title = Annotated[str, Field(min_length=1, max_length=200, pattern=_TITLE_PATTERN)]
+Description = Annotated[str, Field(max_length=5_000, pattern=_TEXT_PATTERN)]
 Price = Annotated[int, Field(ge=0, le=MAX_PRICE_JPY, description="yen per card")]
 Supply = Annotated[int, Field(ge=1, le=MAX_SUPPLY, description="cards in the drop")]
 PerBuyer = Annotated[int, Field(ge=1, le=MAX_PER_BUYER, description="cards one person (email or wallet) may buy")]
-Methods = Annotated[
+MethodList = Annotated[
     list[PaymentMethod],
     AfterValidator(_unique),
     Field(min_length=1, max_length=3, description="how buyers may pay; each at most once"),
 ]
+UNIQUE: dict[str, Any] = {"uniqueItems": True}
+Methods = Annotated[MethodList, Field(json_schema_extra=UNIQUE)]
 PayWithin = Annotated[int, Field(ge=1, le=MAX_PAY_WITHIN_HOURS, description="hours a lottery winner has to pay")]
 
 
@@ -77,33 +88,40 @@ class DropTermsBase(BaseModel):
 
 
 def check_terms(terms: DropTermsBase) -> None:
-    """Raise `ValueError` naming the first rule between fields that `terms` break."""
+    """Raise the first rule between fields that `terms` break, as a `cross_field` error (JSON
+    Schema cannot compare two fields; the OpenAPI document's descriptions state these)."""
     if terms.ends_at is not None and terms.ends_at <= terms.starts_at:
-        raise ValueError("ends_at must be after starts_at")
+        raise cross_field("ends_at must be after starts_at")
     if terms.per_buyer_limit > terms.supply:
-        raise ValueError("per_buyer_limit cannot exceed supply")
+        raise cross_field("per_buyer_limit cannot exceed supply")
     if terms.price_jpy == 0 and "card" in terms.payment_methods:
-        raise ValueError("a free drop (price_jpy 0) cannot be paid by card")
+        raise cross_field("a free drop (price_jpy 0) cannot be paid by card")
     lottery = (terms.applications_close_at, terms.draw_at, terms.pay_within_hours)
     if terms.sale_mode == "first_come":
         if any(value is not None for value in lottery):
-            raise ValueError("applications_close_at, draw_at and pay_within_hours are for lottery drops only")
+            raise cross_field("applications_close_at, draw_at and pay_within_hours are for lottery drops only")
         return
     if terms.applications_close_at is None or terms.draw_at is None or terms.pay_within_hours is None:
-        raise ValueError("a lottery drop needs applications_close_at, draw_at and pay_within_hours")
+        raise cross_field("a lottery drop needs applications_close_at, draw_at and pay_within_hours")
     if terms.applications_close_at <= terms.starts_at:
-        raise ValueError("applications_close_at must be after starts_at (applications open then)")
+        raise cross_field("applications_close_at must be after starts_at (applications open then)")
     if terms.draw_at < terms.applications_close_at:
-        raise ValueError("draw_at cannot be before applications_close_at")
+        raise cross_field("draw_at cannot be before applications_close_at")
     paid_by = terms.draw_at + timedelta(hours=terms.pay_within_hours)
     if terms.ends_at is not None and terms.ends_at < paid_by:
-        raise ValueError("ends_at cannot be before the winners' time to pay ends (draw_at + pay_within_hours)")
+        raise cross_field("ends_at cannot be before the winners' time to pay ends (draw_at + pay_within_hours)")
 
 
 class DropCreate(DropTermsBase):
-    """A new draft drop (DESIGN.md, the town's side)."""
+    """A new draft drop (DESIGN.md, the town's side).
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    Rules between fields (422 `invalid_request`, each error of type `cross_field`): `ends_at`
+    after `starts_at`; `per_buyer_limit` at most `supply`; a free drop (`price_jpy` 0) not
+    paid by card; a lottery drop has `applications_close_at` after `starts_at`, `draw_at` not
+    before it, `pay_within_hours`, and `ends_at` (if any) not before the draw plus that time;
+    a first-come drop has none of the three."""
+
+    model_config = ConfigDict(extra="forbid")
 
     kind: Literal["resident_card"] = "resident_card"
     sale_mode: SaleMode = "first_come"
@@ -130,38 +148,42 @@ TEXT_FIELDS = frozenset({"title_ja", "title_en", "description_ja", "description_
 SALE_FIELDS = frozenset({"price_jpy", "per_buyer_limit", "starts_at", "ends_at"})
 
 
+def _optional(extra: dict[str, Any] | None = None) -> Any:
+    """A field that may be left out but, when sent, not be null (the document says no null)."""
+
+    def schema(field: dict[str, Any]) -> None:
+        field.pop("default", None)
+        field.update(extra or {})
+
+    return Field(default=None, json_schema_extra=schema)
+
+
 class DropUpdate(BaseModel):
-    """A change to a drop: only the fields sent change (`null` clears an optional field).
+    """A change to a drop: only the fields sent change; `null` clears `ends_at` and the lottery
+    fields (the others may be changed, not cleared).
 
-    Drafts may change anything; live and paused drops their texts, and — while no card is
-    sold — price, limit and window (the series on chain follows) and supply downwards."""
+    Drafts may change anything; live and paused drops their texts, payment methods and
+    lottery dates, and — while no card is sold — price, limit and window (the series on chain
+    follows) and supply downwards. The result must keep the rules between fields of
+    `DropCreate` (422, errors of type `cross_field`)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
-    sale_mode: SaleMode | None = None
-    title_ja: Title | None = None
-    title_en: Title | None = None
-    description_ja: Description | None = None
-    description_en: Description | None = None
-    price_jpy: Price | None = None
-    supply: Supply | None = None
-    per_buyer_limit: PerBuyer | None = None
-    starts_at: UtcTime | None = None
+    sale_mode: SaleMode = _optional()
+    title_ja: Title = _optional()
+    title_en: Title = _optional()
+    description_ja: Description = _optional()
+    description_en: Description = _optional()
+    price_jpy: Price = _optional()
+    supply: Supply = _optional()
+    per_buyer_limit: PerBuyer = _optional()
+    starts_at: UtcTime = _optional()
     ends_at: UtcTime | None = None
-    soulbound: bool | None = None
-    payment_methods: Methods | None = None
+    soulbound: bool = _optional()
+    payment_methods: MethodList = _optional(UNIQUE)
     applications_close_at: UtcTime | None = None
     draw_at: UtcTime | None = None
     pay_within_hours: PayWithin | None = None
-
-    @model_validator(mode="after")
-    def _required_stay_set(self) -> Self:
-        """Fields every drop has may be changed, not cleared."""
-        optional = {"ends_at", "applications_close_at", "draw_at", "pay_within_hours"}
-        cleared = sorted(name for name in self.model_fields_set - optional if getattr(self, name) is None)
-        if cleared:
-            raise ValueError(f"{', '.join(cleared)} cannot be null")
-        return self
 
     def changes(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in sorted(self.model_fields_set)}
@@ -186,12 +208,12 @@ class StaffDrop(BaseModel):
     sold: int
     remaining: int
     per_buyer_limit: int
-    starts_at: datetime
-    ends_at: datetime | None
+    starts_at: UtcDateTime
+    ends_at: UtcDateTime | None
     soulbound: bool
     payment_methods: list[str]
-    applications_close_at: datetime | None
-    draw_at: datetime | None
+    applications_close_at: UtcDateTime | None
+    draw_at: UtcDateTime | None
     pay_within_hours: int | None
     #: Why the last publish failed (the drop went back to draft), else null.
     publish_error: str | None
@@ -199,8 +221,8 @@ class StaffDrop(BaseModel):
     contract: str
     series_id: int | None
     first_token_id: int | None
-    created_at: datetime
-    published_at: datetime | None
+    created_at: UtcDateTime
+    published_at: UtcDateTime | None
 
 
 class StaffDropsPage(BaseModel):

@@ -145,10 +145,12 @@ def drops_of(chain_id: int, municipality: str | None) -> Select[Drop, str]:
 class DropChangeRefused(Exception):
     """A staff change that the drop's state does not allow; `code` is the API's error code."""
 
-    def __init__(self, code: str, message: str, status: int = 409) -> None:
+    def __init__(self, code: str, message: str, status: int = 409, errors: list[Any] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.status = status
+        #: For a 422: pydantic's errors, one per rule broken (type `cross_field`).
+        self.errors = errors or []
 
 
 #: A drop's fields staff choose (DESIGN.md), in the order the console shows them.
@@ -202,6 +204,8 @@ def audit_view(drop: Drop) -> dict[str, Any]:
 def _columns(values: dict[str, Any]) -> dict[str, Any]:
     """Validated fields → column values (methods comma-separated, price in wei alongside)."""
     columns = dict(values)
+    for name in TEXT_FIELDS & set(columns):
+        columns[name] = columns[name].strip()
     if "payment_methods" in columns:
         columns["payment_methods"] = ",".join(columns["payment_methods"])
     if "price_jpy" in columns:
@@ -247,7 +251,7 @@ def _merged(drop: Drop, changes: dict[str, Any]) -> dict[str, Any]:
             f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}".removeprefix("Value error, ")
             for error in exc.errors()
         )
-        raise DropChangeRefused("invalid_request", problems, status=422) from None
+        raise DropChangeRefused("invalid_request", problems, status=422, errors=exc.errors()) from None
     return checked.model_dump(include=set(EDITABLE_FIELDS))
 
 
@@ -369,7 +373,12 @@ def sale_terms(drop: Drop) -> tuple[int, int, int, int]:
     assert starts is not None
     return (
         int(drop.price_wei),
-        int(starts.timestamp()),
-        int(ends.timestamp()) if ends is not None else NO_END,
+        _chain_time(starts),
+        _chain_time(ends) if ends is not None else NO_END,
         drop.per_buyer_limit,
     )
+
+
+def _chain_time(moment: datetime) -> int:
+    """A moment as the contract's uint64 seconds: before 1970 is "already open", so 0."""
+    return min(max(int(moment.timestamp()), 0), NO_END)

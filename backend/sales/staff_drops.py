@@ -26,6 +26,7 @@ from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import func, select
 
 from backend.core import audit
@@ -95,7 +96,10 @@ def staff_drop(drop: Drop, town: str) -> StaffDrop:
     )
 
 
-def _refused(refused: DropChangeRefused) -> ApiError:
+def _refused(refused: DropChangeRefused) -> Exception:
+    """The API's answer: a 422 like any validation error (each rule in `detail`), else the code."""
+    if refused.errors:
+        return RequestValidationError(refused.errors)
     return ApiError(refused.status, refused.code, str(refused))
 
 
