@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,6 +74,9 @@ RECEIPT_WAIT_SECONDS = 120.0
 MAX_ATTEMPTS = 20
 #: Rounds of "send, read back" before `sync_sale_terms` gives up until the next sweep.
 MAX_SYNC_ROUNDS = 5
+#: The sweeper resumes a drop still "publishing" at most this often (a node that is down, a
+#: signer without gas money): at once after a start, then every this many seconds.
+RESUME_EVERY_SECONDS = 15.0
 
 #: Messages for staff, by the contract's error (anything else: its name and arguments).
 _REVERT_MESSAGES = {
@@ -366,16 +370,28 @@ def publish_drop(runtime: Runtime, drop_id: int, *, wait: float = PUBLISH_WAIT_S
         return drop
 
 
-def finish_pending(sessions: sessionmaker[Session], chain: Chain, admin: Callable[[], LocalAccount]) -> int:
+def finish_pending(
+    sessions: sessionmaker[Session],
+    chain: Chain,
+    admin: Callable[[], LocalAccount],
+    resumed_at: dict[int, float],
+) -> int:
     """Resume every drop left "publishing" (by a crash, a slow node) that no thread of this
-    process is finishing; returns how many were started. For the order sweeper."""
+    process is finishing, at most every `RESUME_EVERY_SECONDS` each (`resumed_at`, the
+    caller's: drop id → monotonic time); returns how many were started. For the sweeper."""
     with sessions() as session:
         pending = list(
             session.scalars(select(Drop.id).where(Drop.status == PUBLISHING, Drop.chain_id == chain.chain_id))
         )
-    pending = [drop_id for drop_id in pending if not is_running(drop_id)]
+    now = time.monotonic()
+    pending = [
+        drop_id
+        for drop_id in pending
+        if not is_running(drop_id) and now - resumed_at.get(drop_id, -RESUME_EVERY_SECONDS) >= RESUME_EVERY_SECONDS
+    ]
     if not pending:
         return 0
+    resumed_at.update(dict.fromkeys(pending, now))
     publisher = Publisher(sessions, chain, admin())
     for drop_id in pending:
         run_once_per_drop(drop_id, partial(publisher.finish, drop_id), wait=0)

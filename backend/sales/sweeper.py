@@ -92,6 +92,7 @@ class OrderSweeper:
         #: The card contracts' admin (the deployer), loaded when a drop first needs it.
         self._admin = admin
         self._rounds = 0
+        self._resumed_at: dict[int, float] = {}
 
     def _bought_on_chain(self, session: Session, due: dict[str, list[int]]) -> dict[str, set[int]]:
         """Which cards of each due wallet order exist on chain (read before any row is locked)."""
@@ -157,7 +158,7 @@ class OrderSweeper:
         self._rounds += 1
         if check_terms:  # its node reads first, before this round starts any sending thread
             sync_unsold_terms(self.sessions, self.chain, self._admin_account)
-        finish_pending(self.sessions, self.chain, self._admin_account)
+        finish_pending(self.sessions, self.chain, self._admin_account, self._resumed_at)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():

@@ -19,7 +19,14 @@ from backend.runtime import Runtime
 from backend.sales import publish as publish_module
 from backend.sales.drops import WEI_PER_JPY, card_client
 from backend.sales.models import Drop
-from backend.sales.publish import Publisher, is_running, publisher_of, series_purpose
+from backend.sales.publish import (
+    RESUME_EVERY_SECONDS,
+    Publisher,
+    finish_pending,
+    is_running,
+    publisher_of,
+    series_purpose,
+)
 from backend.sales.sweeper import OrderSweeper
 from minting.once import call_tx
 from minting.store import OnceTxRow
@@ -192,3 +199,30 @@ def test_a_series_whose_terms_drifted_is_brought_back_to_its_drop(client: TestCl
             select(func.count()).select_from(OnceTxRow).where(OnceTxRow.purpose.like(f"drop:{drop_id}:sale:%"))
         )
     assert sales == 1
+
+
+def test_a_drop_still_publishing_is_resumed_at_once_then_every_few_seconds(
+    client: TestClient, editor: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node that is down, or a signer without gas money, is not asked again every second."""
+    drop_id = draft(client, editor)
+    rt = runtime(client)
+    publisher = publisher_of(rt)
+    with rt.sessions() as session:
+        drop = session.get(Drop, drop_id)
+        assert drop is not None
+        assert publisher.claim(session, drop, rt.card_contract)
+        session.commit()
+    tries: list[int] = []
+    monkeypatch.setattr(Publisher, "finish", lambda _self, drop_id: tries.append(drop_id))
+    resumed: dict[int, float] = {}
+
+    def resume() -> int:
+        started = finish_pending(rt.sessions, rt.chain, lambda: publisher.admin, resumed)
+        wait_for(lambda: not is_running(drop_id))
+        return started
+
+    assert [resume(), resume()] == [1, 0]
+    resumed[drop_id] -= RESUME_EVERY_SECONDS
+    assert resume() == 1
+    assert tries == [drop_id, drop_id]
