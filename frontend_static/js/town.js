@@ -66,12 +66,27 @@
     renderDrops(lang);
   }
 
+  // The town's look, set in the console's settings: its colour becomes the page's accent,
+  // its logo (a data: URL, never a remote address) stands above its name.
+  function applyLook() {
+    if (/^#[0-9a-fA-F]{6}$/.test(town.brand_colour || "")) {
+      document.documentElement.style.setProperty("--accent", town.brand_colour);
+    }
+    const logo = document.getElementById("town-logo");
+    if (/^data:image\/(png|svg\+xml);base64,/.test(town.logo_data_url || "")) {
+      logo.src = town.logo_data_url;
+      logo.alt = town.name_ja;
+      logo.hidden = false;
+    }
+  }
+
   async function load() {
     const wanted = new URLSearchParams(location.search).get("town");
     const towns = await F.util.api("GET", "/api/v1/municipalities?limit=100");
     if (!towns.ok) return;
     town = towns.body.items.find(function (t) { return t.slug === wanted; }) || towns.body.items[0] || null;
     if (!town) return;
+    applyLook();
     F.i18n.setJapanese(document.getElementById("town-name"), town.name_ja);
     F.i18n.setJapanese(document.getElementById("town-description"), town.description_ja);
     const found = await F.util.api("GET", "/api/v1/drops?limit=100&municipality=" + encodeURIComponent(town.slug));

@@ -78,3 +78,24 @@ def test_town_page_lists_its_drops_and_carries_the_campaign_code(page: Page, ser
     expect(drop.locator(".drop-stock")).to_have_text("1,000 of 1,000 left")
     expect(drop.locator(".badge")).to_have_text("On sale")
     expect(page.locator("#drops-heading")).to_have_text("Digital resident cards on sale")
+
+
+def test_town_page_wears_the_towns_colour_and_logo(page: Page, server: Any, tmp_path: Any) -> None:
+    """What staff set in the console's settings shows on the town's public page."""
+    import base64
+    import sqlite3
+
+    logo = (
+        "data:image/svg+xml;base64,"
+        + base64.b64encode(
+            b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><circle cx="20" cy="20" r="18"/></svg>'
+        ).decode()
+    )
+    with sqlite3.connect(tmp_path / "furusato.db") as db:
+        db.execute("UPDATE municipalities SET brand_colour = '#aa3300', logo_data_url = ?", (logo,))
+    page.goto(f"{server.url}/")
+    expect(page.locator("#town-logo")).to_be_visible()
+    expect(page.locator("#town-logo")).to_have_attribute("alt", "星川町")
+    accent = page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--accent').trim()")
+    assert accent == "#aa3300"
+    page.screenshot(path=ARTIFACTS_DIR / "town-page-brand.png", full_page=True)
