@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BeforeValidator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -74,6 +75,14 @@ _REFUND = {
 }
 
 
+def calendar_day(value: object) -> object:
+    """Only `YYYY-MM-DD`, as the schema's `format: date` says: pydantic alone would also take a
+    number ("0") as a Unix time, which the document does not allow."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a date as YYYY-MM-DD")
+    return value
+
+
 def order_filters(
     drop_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     status: Annotated[OrderStatus | None, Query()] = None,
@@ -82,8 +91,12 @@ def order_filters(
         str | None,
         Query(max_length=254, pattern=NO_NUL, description="the start of the address, case-insensitive"),
     ] = None,
-    created_from: Annotated[date | None, Query(description="first day, Japan time (YYYY-MM-DD)")] = None,
-    created_to: Annotated[date | None, Query(description="last day, inclusive, Japan time (YYYY-MM-DD)")] = None,
+    created_from: Annotated[
+        date | None, Query(description="first day, Japan time (YYYY-MM-DD)"), BeforeValidator(calendar_day)
+    ] = None,
+    created_to: Annotated[
+        date | None, Query(description="last day, inclusive, Japan time (YYYY-MM-DD)"), BeforeValidator(calendar_day)
+    ] = None,
 ) -> OrderFilters:
     return OrderFilters(drop_id, status, campaign, email, created_from, created_to)
 
