@@ -112,6 +112,24 @@ def check_terms(terms: DropTermsBase) -> None:
         raise cross_field("ends_at cannot be before the winners' time to pay ends (draw_at + pay_within_hours)")
 
 
+#: What the console's wizard sends for a first-come drop (times in Japan time).
+EXAMPLE: dict[str, Any] = {
+    "kind": "resident_card",
+    "sale_mode": "first_come",
+    "title_ja": "星川町 デジタル住民票 第2期",
+    "title_en": "Hoshikawa digital resident card, second issue",
+    "description_ja": "先着500枚。番号があなたの住民番号になります。",
+    "description_en": "500 cards, first come first served. The number on your card is your resident number.",
+    "price_jpy": 1000,
+    "supply": 500,
+    "per_buyer_limit": 5,
+    "starts_at": "2027-04-01T10:00:00+09:00",
+    "ends_at": "2027-06-30T23:59:59+09:00",
+    "soulbound": False,
+    "payment_methods": ["card", "wallet"],
+}
+
+
 class DropCreate(DropTermsBase):
     """A new draft drop (DESIGN.md, the town's side).
 
@@ -121,7 +139,7 @@ class DropCreate(DropTermsBase):
     before it, `pay_within_hours`, and `ends_at` (if any) not before the draw plus that time;
     a first-come drop has none of the three."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
 
     kind: Literal["resident_card"] = "resident_card"
     sale_mode: SaleMode = "first_come"

@@ -555,6 +555,9 @@ def test_the_openapi_document_lists_the_staff_drop_routes_and_their_refusals(cli
     assert {"200", "202", "401", "403", "404", "409", "502"} <= set(publish_op["responses"])
     create_schema = paths["/api/v1/staff/towns/{slug}/drops"]["post"]["requestBody"]["content"]["application/json"]
     assert create_schema["schema"]["$ref"].endswith("/DropCreate")
+    example = client.get("/openapi.json").json()["components"]["schemas"]["DropCreate"]["examples"][0]
+    headers = staff_headers(runtime(client).sessions, "hoshikawa", "editor")
+    assert client.post(f"{TOWN}/drops", json=example, headers=headers).status_code == 201
 
 
 def test_a_town_with_its_own_contract_publishes_there_and_one_being_deployed_waits(
