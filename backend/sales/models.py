@@ -58,7 +58,8 @@ class Drop(Base):
     payment_methods: Mapped[str] = mapped_column(String(100), default="demo,card,wallet")
     chain_id: Mapped[int] = mapped_column(BigInteger)
     contract: Mapped[str] = mapped_column(String(42))
-    #: The series on chain; None while the drop is a draft (or its series is being added).
+    #: The series on chain: None while the drop is a draft. `first_token_id` is set when publishing
+    #: starts (it reserves the id range under the town's row lock); `series_id` once the series is mined.
     series_id: Mapped[int | None] = mapped_column(Integer, default=None)
     first_token_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     #: "draft" → "publishing" (series transaction sent) → "live"; "paused" stops new orders.
