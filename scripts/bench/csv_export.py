@@ -11,14 +11,18 @@ Two parts:
   `csv.writer`), on a fresh SQLite file (and PostgreSQL when `--database-url` is given)
   holding `--rows` orders.
 
-Throughput is timed without tracemalloc (it slows Python down several times); peak memory is
-measured in a second run of the same work under tracemalloc (Python allocations only).
+In memory, throughput is timed without tracemalloc (it slows Python down several times) and
+the peak measured in a second run under tracemalloc (Python's allocations). From the
+database, each export runs in a fresh process that reports its time and its peak resident
+memory (VmHWM: the driver's buffers and SQLite's page cache too), shown as the growth over
+the same export of a town without orders.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +38,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from backend.core.csv_export import Cell, csv_chunks  # noqa: E402
 from backend.core.db import make_engine, make_session_factory, migrate  # noqa: E402
-from backend.sales.order_search import CSV_HEADER, OrderFilters, _export_query, export_rows  # noqa: E402
+from backend.sales.order_search import CSV_HEADER  # noqa: E402
 from tests.factories import add_plain_drop, add_town, bulk_orders  # noqa: E402
 
 Work = Callable[[], int]
@@ -112,32 +116,71 @@ def bench_in_memory(rows: int) -> None:
     )
 
 
+#: One export in a fresh process, timed, reporting its peak resident memory (VmHWM: every
+#: allocation, the database driver's and SQLite's page cache included).
+_CHILD = """
+import sys, time
+sys.path.insert(0, sys.argv[4])
+from scripts.bench.csv_export import drain, plain_writer
+from backend.core.csv_export import csv_chunks
+from backend.core.db import make_engine, make_session_factory
+from backend.sales.order_search import CSV_HEADER, OrderFilters, _export_query, export_rows
+url, town, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+sessions = make_session_factory(make_engine(url))
+started = time.perf_counter()
+with sessions() as session:
+    if mode == "fetch-all":
+        plain_writer(tuple(row) for row in session.execute(_export_query(town, OrderFilters())).all())
+    else:
+        drain(csv_chunks(CSV_HEADER, export_rows(session, town, OrderFilters()), mode))
+seconds = time.perf_counter() - started
+status = open("/proc/self/status").read()
+print(seconds, next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+"""
+
+
+def _child(url: str, town_id: int, mode: str) -> tuple[float, int]:
+    """(seconds, peak resident KiB) of one export in a fresh process."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, url, str(town_id), mode, str(REPO_ROOT)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds, peak = done.stdout.split()
+    return float(seconds), int(peak)
+
+
 def bench_database(rows: int, database_url: str, label: str) -> None:
+    """Each export in its own process: rows/s, and how far it raised the process's peak
+    resident memory above the same export of a town with no orders."""
     engine = make_engine(database_url)
     migrate(engine)
     sessions = make_session_factory(engine)
     town_id = add_town(sessions, "benchtown")
+    empty_id = add_town(sessions, "emptytown")
     drop_id = add_plain_drop(sessions, town_id, title_ja="星川町 デジタル住民票 第1期")
     started = time.perf_counter()
     bulk_orders(sessions, drop_id, rows)
-    print(f"from {label} ({rows:,} orders, inserted in {time.perf_counter() - started:.1f} s):")
-    filters = OrderFilters()
-
-    def naive() -> int:
-        with sessions() as session:
-            return plain_writer(tuple(row) for row in session.execute(_export_query(town_id, filters)).all())
-
-    def streamed(encoding: str) -> Work:
-        def run() -> int:
-            with sessions() as session:
-                return drain(csv_chunks(CSV_HEADER, export_rows(session, town_id, filters), encoding))  # type: ignore[arg-type]
-
-        return run
-
-    baseline = measure("baseline: .all() + csv.writer", rows, naive)
-    measure("export_rows (yield_per) + csv_chunks utf-8", rows, streamed("utf-8"), baseline)
-    measure("export_rows (yield_per) + csv_chunks shift_jis", rows, streamed("shift_jis"), baseline)
     engine.dispose()
+    print(f"from {label} ({rows:,} orders, inserted in {time.perf_counter() - started:.1f} s), one process each:")
+    baseline: tuple[float, int] | None = None
+    for title, mode in (
+        ("baseline: .all() + csv.writer", "fetch-all"),
+        ("export_rows (yield_per) + csv_chunks utf-8", "utf-8"),
+        ("export_rows (yield_per) + csv_chunks shift_jis", "shift_jis"),
+    ):
+        _seconds, empty_peak = _child(database_url, empty_id, "utf-8" if mode == "fetch-all" else mode)
+        seconds, peak = _child(database_url, town_id, mode)
+        rate, growth = rows / seconds, peak - empty_peak
+        versus = ""
+        if baseline is not None:
+            versus = (
+                f"  ({rate / baseline[0]:.2f}× the baseline's rate, {growth / max(baseline[1], 1):.2f}× its growth)"
+            )
+        print(f"  {title:<48} {rate:>9,.0f} rows/s   peak RSS +{growth / 1024:7.1f} MiB{versus}")
+        if baseline is None:
+            baseline = (rate, growth)
 
 
 def _fresh_postgres(admin_url: str) -> tuple[str, Callable[[], None]]:

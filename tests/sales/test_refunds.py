@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +101,9 @@ def _mails_to(client: TestClient, address: str) -> list[tuple[str, str]]:
     mails = []
     for path in sorted(folder.glob("*.eml")):
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
         if message["To"] == address:
-            mails.append((str(message["Subject"]), message.get_content()))  # type: ignore[attr-defined]
+            mails.append((str(message["Subject"]), message.get_content()))
     return mails
 
 
