@@ -31,6 +31,7 @@ from backend.towns.demo import demo_owner_notice, seed_demo, seed_demo_owner
 from minting.chains import Chain, connect
 from minting.compiler import compile_contracts
 from minting.deploy import MANIFEST_FILE, Manifest, ensure_deployed
+from minting.errors import ChainLayerError
 from minting.indexer import Followed, IndexerSet
 from minting.keys import load_signer
 from minting.once import OnceSender
@@ -84,7 +85,12 @@ class Runtime:
             self.threads.append(build_worker(self.settings, self.sessions, self.chain).start_thread())
             self.threads.append(build_indexer(self.sessions, self.chain, self.manifest).start_thread())
             self.threads.append(OrderSweeper(self.sessions, self.chain).start_thread())
-            self.threads.append(OnceResumer(OnceSender(self.sessions, self.chain.w3, self.admin())).start_thread())
+            try:
+                admin = self.admin()
+            except ChainLayerError:  # no admin key here (a production API with the minter's only)
+                log.info("no deployer key: unfinished admin transactions are resumed where it is configured")
+            else:
+                self.threads.append(OnceResumer(OnceSender(self.sessions, self.chain.w3, admin)).start_thread())
 
     def close(self) -> None:
         """Stop the threads and the node we started, release connections; safe to call twice."""

@@ -23,6 +23,7 @@ from backend.towns.contracts import contract_tree
 from backend.towns.models import Municipality
 from backend.towns.schemas import MunicipalitiesPage, MunicipalityPublic, TownSettings, TownSettingsUpdate
 from backend.towns.settings import TownChain, apply_changes, read_chain, settings_view, sync_treasury
+from minting.errors import ChainLayerError
 from minting.once import OnceSender
 
 router = APIRouter(prefix="/api/v1", tags=["municipalities"])
@@ -44,15 +45,21 @@ def list_municipalities(session: SessionDep, page: PageDep) -> MunicipalitiesPag
     )
 
 
-def _chain(runtime: Runtime) -> TownChain:
-    sender = OnceSender(runtime.sessions, runtime.chain.w3, runtime.admin(), timeout=SYNC_WAIT_SECONDS)
-    return TownChain(sender, contract_tree())
+def _chain(runtime: Runtime) -> TownChain | None:
+    """The town contracts' admin on this chain; None when this server has no admin key (an
+    API process given only the minter's): settings are then stored, and shown, only."""
+    try:
+        admin = runtime.admin()
+    except ChainLayerError:
+        return None
+    return TownChain(OnceSender(runtime.sessions, runtime.chain.w3, admin, timeout=SYNC_WAIT_SECONDS), contract_tree())
 
 
 @router.get("/staff/towns/{slug}/settings", tags=["staff"], response_model=TownSettings, responses={**STAFF_RESPONSES})
 def get_settings(ctx: TownStaff, runtime: RuntimeDep) -> TownSettings:
     """The town's settings, and the treasury its own contracts hold on chain."""
-    return settings_view(ctx.town, read_chain(ctx.town, _chain(runtime)))
+    chain = _chain(runtime)
+    return settings_view(ctx.town, None if chain is None else read_chain(ctx.town, chain))
 
 
 @router.patch(
@@ -77,4 +84,5 @@ def patch_settings(body: TownSettingsUpdate, ctx: TownStaff, session: SessionDep
         after=after,
     )
     session.commit()
-    return settings_view(town, sync_treasury(session, town, _chain(runtime)))
+    chain = _chain(runtime)
+    return settings_view(town, None if chain is None else sync_treasury(session, town, chain))

@@ -132,5 +132,6 @@ class TownSettings(BaseModel):
     editors_may_refund: bool
     contracts: TownContractsView
     #: The treasury on the town's own ResidentCard; null for a town without contracts of its
-    #: own (its settings are stored only) or when the node does not answer.
+    #: own (its settings are stored only), when the node does not answer, or when this server
+    #: holds no admin key (FURUSATO_DEPLOYER_KEY) to set it with.
     on_chain: ChainTreasury | None

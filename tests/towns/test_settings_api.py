@@ -22,6 +22,7 @@ from backend.towns.contracts import contract_tree
 from backend.towns.models import Municipality
 from backend.towns.registry import AddedTown, Deployer, NewTown, add_town
 from minting import failpoints
+from minting.errors import DeployerKeyMissing
 from minting.once import OnceSender
 from minting.resident_card import ResidentCardClient
 from minting.store import OnceTxRow
@@ -196,3 +197,20 @@ def test_a_save_cut_short_after_its_commit_is_finished_by_the_next(
         "town:sakura:treasury:2:ResidentCard",
         "town:sakura:treasury:2:NamingRights",
     ]
+
+
+def test_without_an_admin_key_settings_are_stored_only(
+    client: TestClient, town: AddedTown, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = runtime(client)
+
+    def no_key() -> Any:
+        raise DeployerKeyMissing(app.chain.chain_id)
+
+    monkeypatch.setattr(app, "admin", no_key)
+    owner = headers(client, "sakura", "owner")
+    assert client.get(OWN, headers=owner).json()["on_chain"] is None
+    response = client.patch(OWN, json={"description_en": "Cherry blossoms."}, headers=owner)
+    assert response.status_code == 200, response.text
+    assert response.json()["on_chain"] is None
+    assert row(client, "sakura")["description_en"] == "Cherry blossoms."
