@@ -209,16 +209,20 @@ def _claim(
                 _mail(session, settings, order, settled)
                 return True, None
             if provider is None:
-                raise RefundRefusal(
-                    "payment_provider_unavailable",
-                    "カード決済が設定されていないため、返金できません。 (Card payments are not configured here.)",
-                    502,
-                )
+                raise _no_provider()
             session.commit()
             return True, "provider"
         except IntegrityError:
             session.rollback()  # another request claimed it first: answer theirs
             return False, None
+
+
+def _no_provider() -> RefundRefusal:
+    return RefundRefusal(
+        "payment_provider_unavailable",
+        "カード決済が設定されていないため、返金できません。 (Card payments are not configured here.)",
+        502,
+    )
 
 
 def _repeat_step(session: Session, refund: Refund, order: Order, now: datetime) -> str | None:
@@ -253,7 +257,8 @@ def _refund_at_provider(
     now: datetime,
 ) -> None:
     """Ask Stripe (no lock held), then settle or record the refusal."""
-    assert provider is not None
+    if provider is None:
+        raise _no_provider()
     with sessions() as session:
         payment = session.scalar(
             select(Payment)
