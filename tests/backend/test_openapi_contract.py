@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,10 @@ from web3 import Web3
 
 from backend.app import create_app
 from backend.core.config import Settings
+from backend.core.db import session_scope
 from backend.core.schemas import ADDRESS_FORMAT, CROSS_FIELD
+from backend.holders.custody import ensure_holder
+from backend.holders.signin import exchange_link, request_link
 from backend.runtime import Runtime
 from tests.factories import staff_headers
 
@@ -62,6 +66,7 @@ SEED = 20261201
 #: The demo town (seeded by `open_runtime`): staff operations act on it.
 TOWN = "hoshikawa"
 DEMO_DROP_ID = 1
+HOLDER = "holder@example.jp"
 MAX_EXAMPLES = 15
 CHECKS = (
     "not_a_server_error",
@@ -142,6 +147,34 @@ def authenticate_staff(schema: BaseSchema, app: FastAPI) -> None:
             case.headers["Authorization"] = data
 
     schema.auth(refresh_interval=None, retry_on=[]).apply_to(path_regex="^/api/v1/staff/")(FreshOwner)
+
+
+def authenticate_holder(schema: BaseSchema, app: FastAPI) -> None:
+    """`/api/v1/holders/me…` get the Bearer header of one holder's session, opened the way the
+    sign-in link does it (no holder operation ends a session, so one serves the whole run)."""
+    tokens: list[str] = []
+
+    def token() -> str:
+        if not tokens:
+            runtime: Runtime = app.state.runtime
+            now = datetime.now(UTC)
+            with session_scope(runtime.sessions) as session:
+                ensure_holder(session, runtime.vault, HOLDER)
+                issued = request_link(session, HOLDER, runtime.settings.public_url, now)
+                assert issued is not None
+                opened = exchange_link(session, issued[1].rsplit("#token=", 1)[1], now)
+                assert opened is not None
+                tokens.append(opened.token)
+        return tokens[0]
+
+    class Holder:
+        def get(self, _case: Case[Any], _context: AuthContext) -> str:
+            return f"Bearer {token()}"
+
+        def set(self, case: Case[Any], data: str, _context: AuthContext) -> None:
+            case.headers["Authorization"] = data
+
+    schema.auth(refresh_interval=None, retry_on=[]).apply_to(path_regex="^/api/v1/holders/me")(Holder)
 
 
 def ethereum_addresses() -> st.SearchStrategy[str]:
@@ -235,6 +268,7 @@ def test_the_api_answers_as_its_openapi_document_says(app: FastAPI) -> None:
     schemathesis.openapi.format(ADDRESS_FORMAT, ethereum_addresses())
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config())
     authenticate_staff(schema, app)
+    authenticate_holder(schema, app)
     accept_business_outcomes(schema)
     loaded = list(schema.get_all_operations())
     operations = {result.ok().label for result in loaded if isinstance(result, Ok)}
@@ -245,9 +279,9 @@ def test_the_api_answers_as_its_openapi_document_says(app: FastAPI) -> None:
     found = [*sorted(set(result.errors)), *describe(result.statistic)]
     assert not found, f"{len(found)} mismatches between the API and its OpenAPI document:\n" + "\n".join(found)
     assert operations - set(result.statuses) == set(), "operations never called"
-    # Staff operations were reached as a staff member, not only refused at the door.
+    # Staff and holder operations were reached signed in, not only refused at the door.
     for label, statuses in result.statuses.items():
-        if "/api/v1/staff/towns/" in label:
+        if "/api/v1/staff/towns/" in label or "/api/v1/holders/me" in label:
             assert statuses - {401, 403}, f"{label} answered only {sorted(statuses)}"
 
 
