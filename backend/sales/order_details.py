@@ -111,7 +111,8 @@ def _cards_and_chain(session: Session, order: Order, drop: Drop) -> tuple[list[C
                 token_id=token_id,
                 revoked_at=aware(card.revoked_at) if card.revoked_at else None,
                 mint_status=status,
-                owner=owners.get(token_id),
+                # Until the indexer has seen a fresh mint: where the confirmed mint sent it.
+                owner=owners.get(token_id) or (order.recipient if status == "confirmed" else None),
                 tx_hash=tx_hash,
             )
         )

@@ -84,7 +84,8 @@ class CardView(BaseModel):
     #: The mint job's state ("queued", "sent", "mined", "confirmed", "failed"), None for a
     #: card bought on chain from a wallet.
     mint_status: str | None
-    #: Its holder on chain, as the indexer last saw it.
+    #: Its holder on chain, as the indexer last saw it (until it has seen a fresh mint, the
+    #: recipient the confirmed mint went to).
     owner: str | None
     tx_hash: str | None
 
