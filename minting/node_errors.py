@@ -8,9 +8,14 @@ only sees `NodeRefusal` values.
 from __future__ import annotations
 
 import enum
+import logging
 import re
+from typing import TYPE_CHECKING
 
 import requests
+
+if TYPE_CHECKING:
+    from web3 import Web3
 
 
 class NodeRefusal(enum.Enum):
@@ -49,3 +54,18 @@ def classify(exc: BaseException) -> NodeRefusal:
         if any(needle in message for needle in needles):
             return refusal
     return NodeRefusal.OTHER
+
+
+def broadcast(w3: Web3, raw: bytes, log: logging.Logger) -> NodeRefusal | None:
+    """Send stored signed bytes; None when the node took them (or already had them), else
+    its refusal (one the patterns above do not know is logged to `log`)."""
+    try:
+        w3.eth.send_raw_transaction(raw)
+    except Exception as exc:
+        refusal = classify(exc)
+        if refusal is NodeRefusal.ALREADY_KNOWN:
+            return None
+        if refusal is NodeRefusal.OTHER:
+            log.warning("node refused a transaction: %s", exc)
+        return refusal
+    return None

@@ -57,15 +57,14 @@ from web3.types import EventData
 from minting import failpoints
 from minting.compiler import Artifact
 from minting.errors import TransactionFailed
-from minting.node_errors import NodeRefusal, classify
+from minting.node_errors import NodeRefusal, broadcast
 from minting.nonces import allocate_nonce
+from minting.sender import MIN_BUMP_PERCENT, raised
 from minting.store import OnceAttemptRow, OnceTxRow
 from minting.transactions import GAS_HEADROOM, RECEIPT_POLL_SECONDS, RECEIPT_TIMEOUT_SECONDS
 
 log = logging.getLogger("furusato.minting.once")
 
-#: A replacement must pay at least this many percent of the attempt it replaces.
-MIN_BUMP_PERCENT = 110
 #: How often a stored attempt the node may have lost is looked up (and sent again).
 RECHECK_SECONDS = 2.0
 MAX_PURPOSE_LENGTH = 200
@@ -170,10 +169,6 @@ def _receipt_of(row: OnceTxRow) -> OnceReceipt:
 def _aware(moment: datetime) -> datetime:
     """SQLite returns naive datetimes for timezone-aware columns: they are UTC."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def _raised(value: int, percent: int) -> int:
-    return -(-value * percent // 100)
 
 
 class OnceSender:
@@ -334,8 +329,8 @@ class OnceSender:
                 nonce = same_nonce
                 last = self._attempts(session, row.id)[-1]
                 fees = (
-                    max(fees[0], _raised(last.max_fee_per_gas, MIN_BUMP_PERCENT)),
-                    max(fees[1], _raised(last.max_priority_fee_per_gas, MIN_BUMP_PERCENT)),
+                    max(fees[0], raised(last.max_fee_per_gas, MIN_BUMP_PERCENT)),
+                    max(fees[1], raised(last.max_priority_fee_per_gas, MIN_BUMP_PERCENT)),
                 )
             return self._add_attempt(session, row, nonce, fees)
 
@@ -343,16 +338,7 @@ class OnceSender:
 
     def _broadcast(self, raw: bytes) -> NodeRefusal | None:
         """Send stored bytes; None when the node took them (or already had them)."""
-        try:
-            self.w3.eth.send_raw_transaction(raw)
-        except Exception as exc:
-            refusal = classify(exc)
-            if refusal is NodeRefusal.ALREADY_KNOWN:
-                return None
-            if refusal is NodeRefusal.OTHER:
-                log.warning("node refused a transaction: %s", exc)
-            return refusal
-        return None
+        return broadcast(self.w3, raw, log)
 
     def _receipt(self, tx_hash: str) -> Any:
         try:

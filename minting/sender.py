@@ -46,7 +46,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from minting import failpoints
-from minting.node_errors import NodeRefusal, classify
+from minting.node_errors import NodeRefusal, broadcast
 from minting.nonces import allocate_nonce
 from minting.resident_card import mint_batch_gas, series_jumps
 from minting.reverts import translate
@@ -261,16 +261,7 @@ class MintSender:
 
     def _broadcast(self, raw: bytes) -> NodeRefusal | None:
         """Send stored bytes; None when the node took them (or already had them)."""
-        try:
-            self.w3.eth.send_raw_transaction(raw)
-        except Exception as exc:
-            refusal = classify(exc)
-            if refusal is NodeRefusal.ALREADY_KNOWN:
-                return None
-            if refusal is NodeRefusal.OTHER:
-                log.warning("node refused a transaction: %s", exc)
-            return refusal
-        return None
+        return broadcast(self.w3, raw, log)
 
     def _allocate_nonce(self, session: Session) -> int:
         """acquire: the next nonce of this signer, under the `signer_nonces` row lock that every
@@ -504,11 +495,11 @@ class MintSender:
         market_fee, market_tip = self._fees()
         percent = self.config.bump_percent
         fee, tip = self._capped(
-            max(market_fee, _raised(last.max_fee_per_gas, percent)),
-            max(market_tip, _raised(last.max_priority_fee_per_gas, percent)),
+            max(market_fee, raised(last.max_fee_per_gas, percent)),
+            max(market_tip, raised(last.max_priority_fee_per_gas, percent)),
         )
-        least_fee = _raised(last.max_fee_per_gas, MIN_BUMP_PERCENT)
-        if fee < least_fee or tip < _raised(last.max_priority_fee_per_gas, MIN_BUMP_PERCENT):
+        least_fee = raised(last.max_fee_per_gas, MIN_BUMP_PERCENT)
+        if fee < least_fee or tip < raised(last.max_priority_fee_per_gas, MIN_BUMP_PERCENT):
             return False
         jobs = session.scalars(
             select(MintJobRow).where(MintJobRow.chain_tx_id == tx.id).order_by(MintJobRow.token_id)
@@ -675,6 +666,6 @@ class MintSender:
         raise TimeoutError(f"mint jobs still open after {timeout} s")
 
 
-def _raised(value: int, percent: int) -> int:
+def raised(value: int, percent: int) -> int:
     """`value` raised to `percent` %, rounded up (a node compares the exact 110 %)."""
     return -(-value * percent // 100)
