@@ -61,7 +61,7 @@ from minting.node_errors import NodeRefusal, broadcast
 from minting.nonces import allocate_nonce
 from minting.sender import MIN_BUMP_PERCENT, raised
 from minting.store import OnceAttemptRow, OnceTxRow
-from minting.transactions import GAS_HEADROOM, RECEIPT_POLL_SECONDS, RECEIPT_TIMEOUT_SECONDS
+from minting.transactions import GAS_HEADROOM, RECEIPT_POLL_SECONDS, RECEIPT_TIMEOUT_SECONDS, market_fees
 
 log = logging.getLogger("furusato.minting.once")
 
@@ -233,11 +233,6 @@ class OnceSender:
         query = select(OnceAttemptRow).where(OnceAttemptRow.once_tx_id == row_id).order_by(OnceAttemptRow.id)
         return list(session.scalars(query))
 
-    def _fees(self) -> tuple[int, int]:
-        base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
-        tip = int(self.w3.eth.max_priority_fee)
-        return 2 * base_fee + tip, tip
-
     def _call(self, tx: dict[str, Any]) -> tuple[str | None, bytes, int, int]:
         """(to, data, value, gas) of the caller's transaction; gas estimated when missing."""
         to = Web3.to_checksum_address(tx["to"]) if tx.get("to") else None
@@ -286,7 +281,7 @@ class OnceSender:
         """Nonce, signature and row in one transaction, committed; None if another process
         stored this purpose first (its attempt is then the one we wait for)."""
         to, data, value, gas = self._call(tx)  # chain reads before the row lock is taken
-        fees = self._fees()
+        fees = market_fees(self.w3)
         try:
             with self.sessions.begin() as session:
                 nonce = allocate_nonce(session, self.w3, self.chain_id, self.account.address)
@@ -310,7 +305,7 @@ class OnceSender:
     def _resign(self, purpose: str, seen_attempts: int, *, same_nonce: int | None) -> bytes | None:
         """A new attempt of the stored call: at a fresh nonce, or (`same_nonce`) a fee bump.
         None if another process re-signed first (the count moved on)."""
-        fees = self._fees()
+        fees = market_fees(self.w3)
         chain_next = int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
         with self.sessions.begin() as session:
             row = self._row(session, purpose)

@@ -51,6 +51,7 @@ from minting.nonces import allocate_nonce
 from minting.resident_card import mint_batch_gas, series_jumps
 from minting.reverts import translate
 from minting.store import ChainTxRow, MintJobRow, TxAttemptRow
+from minting.transactions import market_fees
 
 log = logging.getLogger("furusato.minting.sender")
 
@@ -232,9 +233,7 @@ class MintSender:
 
     def _fees(self) -> tuple[int, int]:
         """(maxFeePerGas, maxPriorityFeePerGas) for a new transaction."""
-        base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
-        tip = int(self.w3.eth.max_priority_fee)
-        return self._capped(2 * base_fee + tip, tip)
+        return self._capped(*market_fees(self.w3))
 
     def _capped(self, fee: int, tip: int) -> tuple[int, int]:
         """(fee, tip) within `max_fee_per_gas`; the tip never above the fee."""

@@ -22,6 +22,13 @@ RECEIPT_TIMEOUT_SECONDS = 120.0
 GAS_HEADROOM = 1.2
 
 
+def market_fees(w3: Web3) -> tuple[int, int]:
+    """(maxFeePerGas, maxPriorityFeePerGas) for a new transaction: 2 × base fee + tip, tip."""
+    base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+    tip = int(w3.eth.max_priority_fee)
+    return 2 * base_fee + tip, tip
+
+
 def send_transaction(w3: Web3, account: LocalAccount, tx: TxParams | dict[str, Any]) -> TxReceipt:
     """Fill nonce, chain id, fees and gas; sign with `account`; wait for a successful receipt.
 
@@ -32,10 +39,7 @@ def send_transaction(w3: Web3, account: LocalAccount, tx: TxParams | dict[str, A
     params.setdefault("chainId", w3.eth.chain_id)
     params.setdefault("nonce", w3.eth.get_transaction_count(account.address, "pending"))
     if "gasPrice" not in params and "maxFeePerGas" not in params:
-        base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
-        tip = int(w3.eth.max_priority_fee)
-        params["maxPriorityFeePerGas"] = tip
-        params["maxFeePerGas"] = 2 * base_fee + tip
+        params["maxFeePerGas"], params["maxPriorityFeePerGas"] = market_fees(w3)
     if "gas" not in params:
         params["gas"] = int(w3.eth.estimate_gas(params) * GAS_HEADROOM)  # type: ignore[arg-type]
     signed = account.sign_transaction(params)
