@@ -60,13 +60,6 @@ MEDIA_TYPES: Final[dict[str, str]] = {
 }
 
 
-def safe_cell(value: Cell) -> Cell:
-    """The cell as written: text that Excel would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in _FORMULA_START:
-        return "'" + value
-    return value
-
-
 def replacement_note(replaced: int) -> str:
     """The Shift_JIS export's first row: how many characters became "?", Japanese first."""
     return (
@@ -98,7 +91,8 @@ class _Writer:
 
     def write(self, row: Sequence[Cell]) -> bool:
         """Write one row; True when the buffer is due to be taken."""
-        # `safe_cell` inlined: this runs for every cell of every row.
+        # Text that Excel would run as a formula gets a leading apostrophe (module docstring);
+        # a comprehension, not a function per cell: this runs for every cell of every row.
         self.writer.writerow(
             ["'" + value if value.__class__ is str and value[:1] in _FORMULA_START else value for value in row]
         )
