@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -31,9 +30,10 @@ from web3 import Web3
 from backend.sales.drop_schemas import SALE_FIELDS, TEXT_FIELDS, DropCreate
 from backend.sales.models import Drop, DropSerial, FreeSerial, Order
 from backend.sales.orders import OrderRefused
+from backend.towns.contracts import contract_tree
 from backend.towns.models import Municipality
 from minting.chains import Chain
-from minting.compiler import Artifact, compile_contracts
+from minting.compiler import Artifact
 from minting.resident_card import ResidentCardClient
 
 DRAFT, PUBLISHING, LIVE, PAUSED = "draft", "publishing", "live", "paused"
@@ -65,11 +65,9 @@ class DropTerms:
     payment_methods: str = "demo,card,wallet"
 
 
-@cache
 def card_artifact() -> Artifact:
-    """The compiled ResidentCard, read once per process: each `compile_contracts()` hashes the
-    sources and reads the artifacts again (about 5 ms), and they do not change under a server."""
-    return compile_contracts()["ResidentCard"]
+    """The compiled ResidentCard, from the contracts `contract_tree` reads once per process."""
+    return contract_tree()["ResidentCard"]
 
 
 def card_client(chain: Chain, contract: str, account: LocalAccount | None = None) -> ResidentCardClient:
