@@ -70,11 +70,17 @@ def prune(session: Session, now: float | None = None) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def allow(sessions: sessionmaker[Session], *limits: tuple[str, int, int]) -> bool:
+def first_spent(sessions: sessionmaker[Session], *limits: tuple[str, int, int], now: float | None = None) -> int | None:
     """Count one hit of each `(key, limit, window_seconds)` in a short transaction of its own
-    (so a refused request's rollback never undoes the count); False at the first one spent,
-    whose later keys are then not counted."""
+    (so a refused request's rollback never undoes the count); the window of the first one
+    spent (its later keys are then not counted, and `retry_after` of it is the 429's wait),
+    or None when every one was within its limit."""
     with sessions() as counter:
-        allowed = all(hit(counter, key, limit, window) for key, limit, window in limits)
+        spent = next((window for key, limit, window in limits if not hit(counter, key, limit, window, now=now)), None)
         counter.commit()
-    return allowed
+    return spent
+
+
+def allow(sessions: sessionmaker[Session], *limits: tuple[str, int, int]) -> bool:
+    """`first_spent` as a yes or no: False at the first limit spent."""
+    return first_spent(sessions, *limits) is None

@@ -149,10 +149,7 @@ def _route_path(request: Request) -> str:
 def rate_limit_write(runtime: RuntimeDep, key: str, now: datetime) -> None:
     """Count one write of `key` in the shared counters; 429 once the minute's limit is spent."""
     limit = runtime.settings.staff_writes_per_minute
-    with runtime.sessions() as counter:
-        allowed = ratelimit.hit(counter, key, limit, WRITE_WINDOW_SECONDS, now=now.timestamp())
-        counter.commit()
-    if not allowed:
+    if ratelimit.first_spent(runtime.sessions, (key, limit, WRITE_WINDOW_SECONDS), now=now.timestamp()) is not None:
         wait = ratelimit.retry_after(WRITE_WINDOW_SECONDS, now.timestamp())
         raise ApiError(
             429, "rate_limited", "Too many changes in a minute; wait a moment.", headers={"Retry-After": str(wait)}

@@ -95,18 +95,16 @@ def _key(kind: str, value: str) -> str:
 def _limit(runtime: Runtime, now: datetime, *limits: tuple[str, tuple[int, int]]) -> None:
     """Count one hit of each key, in order, in a committed transaction of its own; 429 at the
     first key over its limit (later keys are then not counted)."""
-    with runtime.sessions() as counter:
-        for key, (limit, window) in limits:
-            if not ratelimit.hit(counter, key, limit, window, now=now.timestamp()):
-                counter.commit()
-                wait = ratelimit.retry_after(window, now.timestamp())
-                raise ApiError(
-                    429,
-                    "rate_limited",
-                    f"Too many sign-in requests; try again in {wait // 60 + 1} minutes.",
-                    headers={"Retry-After": str(wait)},
-                )
-        counter.commit()
+    counted = [(key, limit, window) for key, (limit, window) in limits]
+    window = ratelimit.first_spent(runtime.sessions, *counted, now=now.timestamp())
+    if window is not None:
+        wait = ratelimit.retry_after(window, now.timestamp())
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"Too many sign-in requests; try again in {wait // 60 + 1} minutes.",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 # ── sign-in and sessions ────────────────────────────────────────────────────
