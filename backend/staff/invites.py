@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from backend.core.bearer import hash_secret, new_secret
 from backend.staff.members import add_member, may_grant, normalise_email, role_in
 from backend.staff.models import Invite, StaffMember
+from backend.staff.sessions import aware_like
 from backend.towns.models import Municipality
 
 INVITE_TTL = timedelta(days=7)
@@ -41,16 +42,12 @@ def invite_link(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/console/invite.html#token={token}"
 
 
-def _aware(at: datetime, now: datetime) -> datetime:
-    return at.replace(tzinfo=now.tzinfo) if at.tzinfo is None else at
-
-
 def status_of(invite: Invite, now: datetime) -> str:
     if invite.used_at is not None:
         return "accepted"
     if invite.revoked_at is not None:
         return "revoked"
-    return "expired" if _aware(invite.expires_at, now) <= now else "pending"
+    return "expired" if aware_like(invite.expires_at, now) <= now else "pending"
 
 
 def create_invite(
@@ -98,7 +95,7 @@ def accept_invite(session: Session, token: str, now: datetime) -> tuple[Invite, 
         raise InviteRefused(400, "invite_invalid", "This invitation is not valid; ask the town for a new one.")
     if invite.used_at is not None:
         raise InviteRefused(409, "invite_used", "This invitation has already been used.")
-    if _aware(invite.expires_at, now) <= now:
+    if aware_like(invite.expires_at, now) <= now:
         raise InviteRefused(410, "invite_expired", "This invitation has expired; ask the town for a new one.")
     inviter_role = role_in(session, invite.municipality_id, invite.invited_by)
     if inviter_role is None or not may_grant(inviter_role.role, invite.role):

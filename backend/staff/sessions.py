@@ -61,7 +61,7 @@ def open_session(
     return IssuedSession(token, csrf_token, expires_at)
 
 
-def _aware(at: datetime, like: datetime) -> datetime:
+def aware_like(at: datetime, like: datetime) -> datetime:
     """SQLite returns datetimes without their zone (they are UTC); compare like with like."""
     return at.replace(tzinfo=like.tzinfo) if at.tzinfo is None and like.tzinfo is not None else at
 
@@ -71,13 +71,13 @@ def live_session(session: Session, token: str, now: datetime, idle: timedelta = 
     row = session.get(StaffSession, hash_secret(token))
     if row is None or row.revoked_at is not None:
         return None
-    if now >= _aware(row.expires_at, now) or now >= _aware(row.last_seen_at, now) + idle:
+    if now >= aware_like(row.expires_at, now) or now >= aware_like(row.last_seen_at, now) + idle:
         return None
     return row
 
 
 def needs_touch(row: StaffSession, now: datetime) -> bool:
-    return now - _aware(row.last_seen_at, now) >= TOUCH_EVERY
+    return now - aware_like(row.last_seen_at, now) >= TOUCH_EVERY
 
 
 def touch(session: Session, token_hash: str, now: datetime) -> None:

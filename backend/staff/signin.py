@@ -62,10 +62,6 @@ def issue_code(session: Session, secret_key: str, email: str, now: datetime) -> 
     return code
 
 
-def _aware(at: datetime, now: datetime) -> datetime:
-    return at.replace(tzinfo=now.tzinfo) if at.tzinfo is None else at
-
-
 @dataclass(frozen=True)
 class Redeemed:
     member: StaffMember
