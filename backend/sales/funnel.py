@@ -60,10 +60,6 @@ class Funnel:
     without_campaign: FunnelCounts
 
 
-SCAN_FIELDS = ("scans", "unique_scans", "bot_scans")
-ORDER_FIELDS = ("orders", "paid", "minted", "refunded", "revenue_jpy")
-
-
 def _scan_columns() -> list[ColumnElement[Any]]:
     human_visitor = case((not_(CampaignScan.bot), CampaignScan.visitor))
     return [

@@ -35,7 +35,6 @@ from backend.sales.models import Drop, Order, OrderCard, Refund
 JST: Final = timezone(timedelta(hours=9), "JST")
 
 OrderStatus = Literal["pending_payment", "paid", "minting", "minted", "failed", "expired", "refunded"]
-ORDER_STATUSES: Final[tuple[str, ...]] = OrderStatus.__args__  # type: ignore[attr-defined]
 
 #: Rows fetched from the database at a time while exporting (a server-side cursor on PostgreSQL).
 EXPORT_BATCH: Final = 2_000

@@ -18,7 +18,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from backend.core.bearer import hash_secret, new_secret
@@ -115,7 +115,3 @@ def revoke_all(session: Session, staff_id: int, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def sessions_of(session: Session, staff_id: int) -> list[StaffSession]:
-    return list(session.scalars(select(StaffSession).where(StaffSession.staff_id == staff_id)))
