@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.core import audit
 from backend.core.db import session_scope
-from backend.staff.members import add_member, member_by_email, normalise_email, role_in
+from backend.holders.custody import normalise_email
+from backend.staff.members import add_member, member_by_email, role_in
 from backend.staff.models import ROLES
 from backend.towns.models import Municipality
 

@@ -20,7 +20,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.core.bearer import hash_secret, new_secret
-from backend.staff.members import add_member, may_grant, normalise_email, role_in
+from backend.holders.custody import normalise_email
+from backend.staff.members import add_member, may_grant, role_in
 from backend.staff.models import Invite, StaffMember
 from backend.staff.sessions import aware_like
 from backend.towns.models import Municipality

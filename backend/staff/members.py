@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, delete, func, select, true, update
 from sqlalchemy.orm import Session
 
+from backend.holders.custody import normalise_email
 from backend.staff.models import ROLES, StaffMember, StaffRole
 from backend.towns.models import Municipality
 
@@ -26,12 +27,6 @@ class MemberRefused(Exception):
         self.status = status
         self.code = code
         self.message = message
-
-
-def normalise_email(email: str) -> str:
-    """One spelling per mailbox (the domain is case-insensitive; most providers treat the
-    local part so too), as holders do."""
-    return email.strip().lower()
 
 
 def rank(role: str) -> int:

@@ -37,6 +37,7 @@ from backend.core.deps import PageDep, RuntimeDep, SessionDep
 from backend.core.errors import ApiError, error_responses
 from backend.core.models import AuditEntry
 from backend.core.schemas import MAX_ROW_ID
+from backend.holders.custody import normalise_email
 from backend.runtime import Runtime
 from backend.staff import invites, mailing, members, signin
 from backend.staff.deps import (
@@ -115,7 +116,7 @@ def sign_in(
     body: StaffSignInRequest, request: Request, runtime: RuntimeDep, now: NowDep, background: BackgroundTasks
 ) -> StaffSignInAccepted:
     """Mail a 6-digit code (10 minutes, single use) if the address is staff of a town; 202 either way."""
-    email = members.normalise_email(body.email)
+    email = normalise_email(body.email)
     per_client = (_key("codes-client", _client(request)), CODES_PER_CLIENT)
     _limit(runtime, now, per_client, (_key("codes", email), CODES_PER_ADDRESS))
     secret = runtime.settings.secret_key.get_secret_value()
@@ -144,7 +145,7 @@ def create_session(
     """Exchange the mailed code (once) for a session: the token in the answer and in the
     console's cookie (HttpOnly, SameSite=Strict), and a CSRF token for cookie writes."""
     _limit(runtime, now, (_key("attempts-client", _client(request)), ATTEMPTS_PER_CLIENT))
-    email = members.normalise_email(body.email)
+    email = normalise_email(body.email)
     settings = runtime.settings
     with runtime.sessions() as session:
         try:

@@ -25,7 +25,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from backend.staff.members import member_by_email, normalise_email
+from backend.holders.custody import normalise_email
+from backend.staff.members import member_by_email
 from backend.staff.models import SignInCode, StaffMember
 
 CODE_TTL = timedelta(minutes=10)
