@@ -25,7 +25,8 @@ MAX_TOKEN_ID = 2**63 - 1
 #: messages name what is wrong; the schema states the same checks.
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 ADDRESS_FORMAT = "ethereum-address"
-NOT_ZERO_ADDRESS: JsonDict = {"pattern": "^0x0{40}$"}
+#: `type` too: a bare `{"pattern"}` holds for any non-string, so `not` of it would forbid `null`.
+NOT_ZERO_ADDRESS: JsonDict = {"type": "string", "pattern": "^0x0{40}$"}
 ADDRESS_SCHEMA: JsonDict = {"pattern": ADDRESS_PATTERN, "format": ADDRESS_FORMAT, "not": NOT_ZERO_ADDRESS}
 
 
@@ -36,7 +37,10 @@ def _any_case(word: str) -> str:
 #: email-validator (behind pydantic's `EmailStr`) refuses special-use domains (RFC 6761:
 #: `.test`, `.local`, `.invalid`, …) that the `email` format allows; the schema says so.
 EMAIL_SCHEMA: JsonDict = {
-    "not": {"pattern": f"[@.]({'|'.join(_any_case(name) for name in sorted(SPECIAL_USE_DOMAIN_NAMES))})$"}
+    "not": {
+        "type": "string",
+        "pattern": f"[@.]({'|'.join(_any_case(name) for name in sorted(SPECIAL_USE_DOMAIN_NAMES))})$",
+    }
 }
 #: An email address a route takes: what `EmailStr` accepts, at most 254 characters (RFC 5321).
 Email = Annotated[EmailStr, Field(max_length=254, json_schema_extra=EMAIL_SCHEMA)]

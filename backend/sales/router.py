@@ -166,7 +166,31 @@ ORDER_REFUSALS = error_responses(
 )
 
 
-@router.post("/api/v1/orders", status_code=201, response_model=OrderCreated, responses=ORDER_REFUSALS)
+#: What a client does next with a new order (OpenAPI links; schemathesis follows them too).
+_WITH_ORDER_TOKEN = {
+    "order_id": "$response.body#/order_id",
+    "header.authorization": "Bearer {$response.body#/order_token}",
+}
+ORDER_LINKS = {
+    "ReadOrder": {
+        "operationRef": "#/paths/~1api~1v1~1orders~1{order_id}/get",
+        "parameters": _WITH_ORDER_TOKEN,
+        "description": "The order's status, with its order token",
+    },
+    "DemoPay": {
+        "operationRef": "#/paths/~1api~1v1~1orders~1{order_id}~1demo-pay/post",
+        "parameters": _WITH_ORDER_TOKEN,
+        "description": "Pay a `demo` order (demo deployments)",
+    },
+}
+
+
+@router.post(
+    "/api/v1/orders",
+    status_code=201,
+    response_model=OrderCreated,
+    responses={201: {"links": ORDER_LINKS}, **ORDER_REFUSALS},
+)
 def create_order(
     body: OrderCreate, request: Request, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None
 ) -> Any:

@@ -57,12 +57,24 @@ _WALLET_NEEDS_ADDRESS: JsonDict = {
     "if": {"properties": {"payment_method": {"const": "wallet"}}, "required": ["payment_method"]},
     "then": {"required": ["wallet_address"], "properties": {"wallet_address": {"type": "string", "minLength": 1}}},
 }
+#: One card of the demo town's first drop, paid with the demo provider (`make run`).
+_ORDER_EXAMPLE: JsonDict = {
+    "drop_id": 1,
+    "quantity": 1,
+    "email": "supporter@example.jp",
+    "prefecture": "27",
+    "payment_method": "demo",
+}
 
 
 class OrderCreate(BaseModel):
     """What a buyer may send. Anything the server owns (status, price, token ids) is refused."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=_WALLET_NEEDS_ADDRESS)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={**_WALLET_NEEDS_ADDRESS, "examples": [_ORDER_EXAMPLE]},
+    )
 
     drop_id: int = Field(ge=1, le=MAX_ROW_ID)
     quantity: int = Field(ge=1, le=100)
