@@ -106,15 +106,21 @@ def sign_in_text(link: str) -> tuple[str, str]:
     return subject, body
 
 
+def deliver(settings: Settings, to: str, subject: str, body: str, what: str, *, logger: logging.Logger = log) -> None:
+    """Send the mail `what` (e.g. "sign-in mail"); a failure is logged to `logger`, never
+    raised; in demo mode also tell the operator which file holds it (never its content)."""
+    try:
+        path = send(settings, build_message(settings, to, subject, body))
+    except MailError as exc:
+        logger.warning("%s not sent: %s", what, exc)
+        return
+    if settings.demo_mode and path is not None:
+        print(f"[demo] {what} written to {path}", flush=True)
+
+
 def send_sign_in_link(settings: Settings, to: str, link: str) -> None:
     """Mail a sign-in link; in demo mode also tell the operator which file holds it.
 
     The link itself never reaches a log or the console: it is a credential."""
     subject, body = sign_in_text(link)
-    try:
-        path = send(settings, build_message(settings, to, subject, body))
-    except MailError as exc:
-        log.warning("sign-in mail not sent: %s", exc)
-        return
-    if settings.demo_mode and path is not None:
-        print(f"[demo] sign-in mail written to {path}", flush=True)
+    deliver(settings, to, subject, body, "sign-in mail")

@@ -58,23 +58,13 @@ def invite_text(link: str, town_ja: str, town_en: str, role: str) -> tuple[str, 
     return subject, body
 
 
-def _deliver(settings: Settings, to: str, subject: str, body: str, what: str) -> None:
-    try:
-        path = mail.send(settings, mail.build_message(settings, to, subject, body))
-    except mail.MailError as exc:
-        log.warning("%s not sent: %s", what, exc)
-        return
-    if settings.demo_mode and path is not None:
-        print(f"[demo] {what} written to {path}", flush=True)
-
-
 def send_code(settings: Settings, to: str, code: str) -> None:
     """Mail a sign-in code (never logged)."""
     subject, body = code_text(code)
-    _deliver(settings, to, subject, body, "staff sign-in code mail")
+    mail.deliver(settings, to, subject, body, "staff sign-in code mail", logger=log)
 
 
 def send_invite(settings: Settings, to: str, link: str, town_ja: str, town_en: str, role: str) -> None:
     """Mail an invitation link (never logged)."""
     subject, body = invite_text(link, town_ja, town_en, role)
-    _deliver(settings, to, subject, body, "staff invitation mail")
+    mail.deliver(settings, to, subject, body, "staff invitation mail", logger=log)
