@@ -24,7 +24,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from backend.core import ratelimit
 from backend.core.db import utcnow
 from backend.sales.models import Campaign, CampaignScan, Drop
+from backend.sales.order_search import JST
 
 #: Codes staff may choose: the URL-safe characters, 3 to 32 of them.
 CODE_PATTERN = r"^[A-Za-z0-9_-]{3,32}$"
@@ -41,8 +42,6 @@ _CODE = re.compile(CODE_PATTERN)
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 GENERATED_LENGTH = 6
 _GENERATE_TRIES = 8
-#: Japan has had no daylight saving time since 1951: a fixed offset is the Japan date.
-JAPAN = timezone(timedelta(hours=9), "JST")
 SCANS_PER_CLIENT_PER_MINUTE = 20
 SCANS_PER_CAMPAIGN_PER_MINUTE = 1_200
 SCAN_WINDOW_SECONDS = 60
@@ -175,7 +174,7 @@ def campaign_for_scan(session: Session, code: str) -> Campaign | None:
 
 def japan_day(at: datetime) -> str:
     """The Japan-time date of `at`, "YYYY-MM-DD"."""
-    return at.astimezone(JAPAN).date().isoformat()
+    return at.astimezone(JST).date().isoformat()
 
 
 def daily_salt(secret: str, day: str) -> bytes:

@@ -32,7 +32,8 @@ from backend.metadata.prefectures import prefecture_name
 from backend.sales.models import Drop, Order, OrderCard, Refund
 
 #: Japan Standard Time: UTC+9 all year (Japan keeps no daylight saving time).
-JST: Final = timezone(timedelta(hours=9), "JST")
+_NINE_HOURS: Final = timedelta(hours=9)
+JST: Final = timezone(_NINE_HOURS, "JST")
 
 OrderStatus = Literal["pending_payment", "paid", "minting", "minted", "failed", "expired", "refunded"]
 
@@ -56,7 +57,7 @@ def jst_midnight(day: date) -> datetime | None:
     """The UTC instant at which `day` begins in Japan, or None when that instant is outside
     what a datetime can hold (0001-01-01 begins in year 0 UTC): then there is no bound."""
     try:
-        return (datetime.combine(day, time()) - timedelta(hours=9)).replace(tzinfo=UTC)
+        return (datetime.combine(day, time()) - _NINE_HOURS).replace(tzinfo=UTC)
     except OverflowError:
         return None
 
@@ -68,9 +69,6 @@ def jst_day_bounds(day: date) -> tuple[datetime | None, datetime | None]:
     except OverflowError:  # 9999-12-31: nothing comes after it
         return jst_midnight(day), None
     return jst_midnight(day), jst_midnight(following)
-
-
-_NINE_HOURS: Final = timedelta(hours=9)
 
 
 def jst_text(moment: datetime | None) -> str:
