@@ -14,7 +14,6 @@ from playwright.sync_api import Browser, expect
 
 from backend.core.db import make_engine, make_session_factory
 from backend.sales.models import Order
-from tests.browser.conftest import browser  # noqa: F401 - Debian's Chromium, as in the pages' tests
 from tests.conftest import ARTIFACTS_DIR
 from tests.factories import staff_headers
 
@@ -25,27 +24,21 @@ MINT_TIMEOUT_MS = 60_000
 TOWN = "/api/v1/staff/towns/hoshikawa"
 
 
-@pytest.fixture
-def shop(start_server: Any, tmp_path: Path) -> Any:
-    """`furusato run` on an eth-tester chain with the demo town, healthy."""
-    running = start_server(["--chain", "eth-tester://", "--data-dir", str(tmp_path)])
-    running.wait_healthy()
-    return running
-
-
-def test_a_scanned_poster_leads_to_an_order_that_carries_its_code(browser: Browser, shop: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_a_scanned_poster_leads_to_an_order_that_carries_its_code(
+    browser: Browser, server: Any, tmp_path: Path
+) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'furusato.db'}")
     try:
         headers = staff_headers(make_session_factory(engine), "hoshikawa", "editor")
         made = requests.post(
-            f"{shop.url}{TOWN}/campaigns", json={"name": "道の駅", "drop_id": 1}, headers=headers, timeout=30
+            f"{server.url}{TOWN}/campaigns", json={"name": "道の駅", "drop_id": 1}, headers=headers, timeout=30
         )
         assert made.status_code == 201, made.text
         code = made.json()["code"]
 
         context = browser.new_context(locale="ja-JP", viewport={"width": 390, "height": 844}, user_agent=IPHONE)
         page = context.new_page()
-        page.goto(f"{shop.url}/c/{code}")
+        page.goto(f"{server.url}/c/{code}")
         expect(page).to_have_url(re.compile(rf"/drop\.html\?id=1&c={code}$"))
         expect(page.locator("#drop-title")).to_have_text("星川町 デジタル住民票 第1期")
         expect(page.locator("#campaign_code")).to_have_value(code)
@@ -59,7 +52,7 @@ def test_a_scanned_poster_leads_to_an_order_that_carries_its_code(browser: Brows
         expect(page.locator("#numbers")).to_have_text("No. 1", timeout=MINT_TIMEOUT_MS)
         order_id = page.evaluate("new URLSearchParams(location.search).get('id')")
         # A mangled code in a shared link is dropped, not sent to fail the order.
-        page.goto(f"{shop.url}/drop.html?id=1&c=%3Cb%3E%20x")
+        page.goto(f"{server.url}/drop.html?id=1&c=%3Cb%3E%20x")
         expect(page.locator("#drop-title")).to_have_text("星川町 デジタル住民票 第1期")
         expect(page.locator("#campaign_code")).to_have_value("")
         context.close()
@@ -68,7 +61,7 @@ def test_a_scanned_poster_leads_to_an_order_that_carries_its_code(browser: Brows
             order = session.get(Order, order_id)
             assert order is not None
             assert order.campaign_code == code
-        funnel = requests.get(f"{shop.url}{TOWN}/funnel", headers=headers, timeout=30).json()
+        funnel = requests.get(f"{server.url}{TOWN}/funnel", headers=headers, timeout=30).json()
         (row,) = funnel["items"]
         assert row["code"] == code
         assert (row["scans"], row["unique_scans"], row["bot_scans"]) == (1, 1, 0)
