@@ -5,8 +5,11 @@ Each area adds its own helpers here; keep them small and independent.
 
 from __future__ import annotations
 
+import time
 import uuid
+from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,6 +17,7 @@ from backend.core.db import session_scope, utcnow
 from backend.staff.members import add_member
 from backend.staff.sessions import open_session
 from backend.towns.models import Municipality
+from tests.sales.conftest import bearer
 
 # ── staff ───────────────────────────────────────────────────────────────────
 
@@ -127,3 +131,17 @@ def bulk_orders(
                     for index in indexes
                 ],
             )
+
+
+# ── orders ──────────────────────────────────────────────────────────────────
+
+
+def await_minted(client: TestClient, created: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
+    """The buyer's view of the order `created` (as `POST /orders` answered it) once minted."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        order: dict[str, Any] = client.get(f"/api/v1/orders/{created['order_id']}", headers=bearer(created)).json()
+        if order["status"] == "minted":
+            return order
+        time.sleep(0.1)
+    raise AssertionError(f"not minted within {timeout} s")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
@@ -28,7 +27,7 @@ from backend.sales.models import BuyerCount, Drop, FreeSerial, Order, OrderCard,
 from backend.towns.models import Municipality
 from minting.resident_card import ResidentCardClient
 from minting.store import MintJobRow
-from tests.factories import staff_headers
+from tests.factories import await_minted, staff_headers
 from tests.payments.conftest import API_KEY, WEBHOOK_SECRET
 from tests.payments.fake_stripe import FakeStripe, completed, event, refunded_charge, signed_event
 from tests.sales.conftest import bearer, order_body, runtime_of
@@ -170,21 +169,11 @@ def test_a_double_click_answers_the_same_refund_and_changes_nothing_more(client:
     assert len(_mails_to(client, "supporter@example.jp")) == 1
 
 
-def _await_minted(client: TestClient, created: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        order: dict[str, Any] = client.get(f"/api/v1/orders/{created['order_id']}", headers=bearer(created)).json()
-        if order["status"] == "minted":
-            return order
-        time.sleep(0.1)
-    raise AssertionError(f"not minted within {timeout} s")
-
-
 def test_refund_after_minting_revokes_the_card_keeps_it_on_chain_and_mails_the_holder(client: TestClient) -> None:
     runtime = runtime_of(client)
     created = _paid(client, email="holder@example.jp")
     runtime.start_worker()
-    minted = _await_minted(client, created)
+    minted = await_minted(client, created)
     remaining = _remaining(client)
 
     response = _refund(client, created["order_id"], _owner(client))

@@ -3,7 +3,6 @@ another town's orders, roles, and the home page's figures in Japan time."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +13,7 @@ from sqlalchemy import update
 from backend.core.db import session_scope
 from backend.sales.models import Drop, Order
 from backend.sales.order_search import JST
-from tests.factories import add_plain_drop, add_town, bulk_orders, staff_headers
+from tests.factories import add_plain_drop, add_town, await_minted, bulk_orders, staff_headers
 from tests.sales.conftest import bearer, order_body, runtime_of
 
 pytestmark = pytest.mark.chain
@@ -182,21 +181,11 @@ def test_who_reads_orders(client: TestClient, role: str, reads: bool) -> None:
     assert client.get(f"{TOWN}/orders").status_code == 401
 
 
-def _await_minted(client: TestClient, created: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        order: dict[str, Any] = client.get(f"/api/v1/orders/{created['order_id']}", headers=bearer(created)).json()
-        if order["status"] == "minted":
-            return order
-        time.sleep(0.1)
-    raise AssertionError(f"not minted within {timeout} s")
-
-
 def test_an_orders_page_has_its_payment_cards_chain_transaction_and_history(client: TestClient) -> None:
     runtime = runtime_of(client)
     created = _paid(client, quantity=2)
     runtime.start_worker()
-    minted = _await_minted(client, created)
+    minted = await_minted(client, created)
 
     response = client.get(f"{TOWN}/orders/{created['order_id']}", headers=_owner(client))
 
