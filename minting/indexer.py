@@ -125,6 +125,16 @@ def _chunks(items: Sequence[T]) -> Iterable[Sequence[T]]:
         yield items[start : start + _CHUNK]
 
 
+def _catch_up(step: Callable[[], IndexerStep], max_steps: int) -> list[IndexerStep]:
+    """`step()` until a step is caught up with the head it saw, at most `max_steps` times."""
+    steps: list[IndexerStep] = []
+    for _ in range(max_steps):
+        steps.append(step())
+        if steps[-1].caught_up:
+            break
+    return steps
+
+
 class Indexer:
     """Follows the Transfer logs of `contracts` into the database, one `step()` at a time."""
 
@@ -280,12 +290,7 @@ class Indexer:
 
     def catch_up(self, max_steps: int = 1_000) -> list[IndexerStep]:
         """Step until the cursor reaches the head seen by the last step (or `max_steps`)."""
-        steps: list[IndexerStep] = []
-        for _ in range(max_steps):
-            steps.append(self.step())
-            if steps[-1].caught_up:
-                break
-        return steps
+        return _catch_up(self.step, max_steps)
 
     # ── writes (inside the step's transaction) ──────────────────────────────
 
@@ -458,12 +463,7 @@ class IndexerSet:
         )
 
     def catch_up(self, max_steps: int = 1_000) -> list[IndexerStep]:
-        steps: list[IndexerStep] = []
-        for _ in range(max_steps):
-            steps.append(self.step())
-            if steps[-1].caught_up:
-                break
-        return steps
+        return _catch_up(self.step, max_steps)
 
 
 # ── queries ─────────────────────────────────────────────────────────────────
