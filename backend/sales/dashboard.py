@@ -14,7 +14,7 @@ from backend.payments.models import Payment
 from backend.sales.models import Drop, Order, Refund
 from backend.sales.order_schemas import LiveDrop, PendingOrders, PendingWork, StaffHome, TodaySales
 from backend.sales.order_search import JST, jst_day_bounds
-from backend.sales.orders import aware
+from backend.sales.orders import aware, aware_or_none
 
 #: How long a paid order may wait for its cards before the home page lists it.
 STUCK_AFTER: Final = timedelta(minutes=10)
@@ -80,7 +80,7 @@ def home(session: Session, town_id: int, now: datetime) -> StaffHome:
             sold=drop.reserved,
             remaining=drop.supply - drop.reserved,
             starts_at=aware(drop.starts_at),
-            ends_at=aware(drop.ends_at) if drop.ends_at else None,
+            ends_at=aware_or_none(drop.ends_at),
         )
         for drop in drops
     ]

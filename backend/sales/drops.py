@@ -18,7 +18,7 @@ else runs then, and an orphan series from a crash there only reserves an id rang
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -29,7 +29,7 @@ from web3 import Web3
 
 from backend.sales.drop_schemas import SALE_FIELDS, TEXT_FIELDS, DropCreate
 from backend.sales.models import Drop, DropSerial, FreeSerial, Order
-from backend.sales.orders import OrderRefused
+from backend.sales.orders import OrderRefused, aware_or_none
 from backend.towns.contracts import contract_tree
 from backend.towns.models import Municipality
 from minting.chains import Chain
@@ -174,13 +174,6 @@ EDITABLE_FIELDS = (
 LOCKED_ON_CHAIN = frozenset({"soulbound", "sale_mode"})
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive; every one we store is UTC."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def price_wei_of(price_jpy: int) -> int:
     return price_jpy * WEI_PER_JPY
 
@@ -190,7 +183,7 @@ def drop_fields(drop: Drop) -> dict[str, Any]:
     fields: dict[str, Any] = {name: getattr(drop, name) for name in EDITABLE_FIELDS}
     fields["payment_methods"] = [method for method in drop.payment_methods.split(",") if method]
     for name in ("starts_at", "ends_at", "applications_close_at", "draw_at"):
-        fields[name] = _aware(fields[name])
+        fields[name] = aware_or_none(fields[name])
     return fields
 
 
@@ -366,8 +359,8 @@ def refuse_unorderable(drop: Drop) -> None:
 
 def sale_terms(drop: Drop) -> tuple[int, int, int, int]:
     """The series' on-chain sale terms for `drop`: (price in wei, start, end, per-buyer cap)."""
-    starts = _aware(drop.starts_at)
-    ends = _aware(drop.ends_at)
+    starts = aware_or_none(drop.starts_at)
+    ends = aware_or_none(drop.ends_at)
     assert starts is not None
     return (
         int(drop.price_wei),

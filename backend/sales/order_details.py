@@ -24,7 +24,7 @@ from backend.sales.order_schemas import (
     StaffOrderDetail,
 )
 from backend.sales.order_search import prefecture_label
-from backend.sales.orders import ZERO_ADDRESS, aware, job_ref
+from backend.sales.orders import ZERO_ADDRESS, aware, aware_or_none, job_ref
 from backend.staff.models import StaffMember
 from minting.store import ChainTxRow, MintJobRow, TokenOwnerRow, TokenTransferRow
 
@@ -45,8 +45,8 @@ def staff_order(order: Order, drop: Drop, token_ids: list[int]) -> StaffOrder:
         campaign_code=order.campaign_code,
         token_ids=token_ids,
         created_at=aware(order.created_at),
-        paid_at=aware(order.paid_at) if order.paid_at else None,
-        minted_at=aware(order.minted_at) if order.minted_at else None,
+        paid_at=aware_or_none(order.paid_at),
+        minted_at=aware_or_none(order.minted_at),
         failure=order.failure,
     )
 
@@ -63,7 +63,7 @@ def refund_public(session: Session, refund: Refund, order_status: str) -> Refund
         provider_ref=refund.provider_ref,
         failure=refund.failure,
         created_at=aware(refund.created_at),
-        completed_at=aware(refund.completed_at) if refund.completed_at else None,
+        completed_at=aware_or_none(refund.completed_at),
     )
 
 
@@ -109,7 +109,7 @@ def _cards_and_chain(session: Session, order: Order, drop: Drop) -> tuple[list[C
         views.append(
             CardView(
                 token_id=token_id,
-                revoked_at=aware(card.revoked_at) if card.revoked_at else None,
+                revoked_at=aware_or_none(card.revoked_at),
                 mint_status=status,
                 # Until the indexer has seen a fresh mint: where the confirmed mint sent it.
                 owner=owners.get(token_id) or (order.recipient if status == "confirmed" else None),

@@ -57,6 +57,11 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def aware_or_none(moment: datetime | None) -> datetime | None:
+    """`aware`, for a time that may be unset."""
+    return None if moment is None else aware(moment)
+
+
 def token_matches(order: Order, token: str | None) -> bool:
     return token is not None and hmac.compare_digest(order.token_hash, hash_secret(token))
 

@@ -48,7 +48,7 @@ from backend.sales.drops import (
     update_drop,
 )
 from backend.sales.models import Drop
-from backend.sales.orders import aware
+from backend.sales.orders import aware, aware_or_none
 from backend.sales.publish import (
     PUBLISH_WAIT_SECONDS,
     ChainUnavailable,
@@ -91,7 +91,7 @@ def staff_drop(drop: Drop, town: str) -> StaffDrop:
         series_id=drop.series_id,
         first_token_id=int(drop.first_token_id) if drop.first_token_id is not None else None,
         created_at=aware(drop.created_at),
-        published_at=aware(drop.published_at) if drop.published_at else None,
+        published_at=aware_or_none(drop.published_at),
         **fields,
     )
 
