@@ -43,7 +43,7 @@ system-deps:
 	@scripts/system-deps.sh
 
 test: setup system-deps $(SLITHER_VENV)/.installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@scripts/test.sh $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
