@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -90,14 +91,28 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        # Read what the server prints as it prints it: a pipe nobody reads fills at 64 KiB, and
+        # then every server thread that logs blocks on the write (requests hang mid-test).
+        self._printed: list[str] = []
+        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._reader.start()
+
+    def _read_output(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._printed.append(line)
+
+    def output(self) -> str:
+        """What the server has printed so far (all of it, once it has exited)."""
+        if self.process.poll() is not None:
+            self._reader.join(timeout=10)
+        return "".join(self._printed)
 
     def wait_healthy(self, timeout: float = 60.0) -> dict[str, object]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(
-                    f"server exited early:\n{self.process.stdout.read() if self.process.stdout else ''}"
-                )
+                raise AssertionError(f"server exited early:\n{self.output()}")
             try:
                 response = requests.get(f"{self.url}/healthz", timeout=2)
                 if response.status_code == 200:
@@ -117,7 +132,7 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        return self.process.stdout.read() if self.process.stdout else ""
+        return self.output()
 
 
 @pytest.fixture
