@@ -194,7 +194,10 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner(client: TestClie
 
     with ThreadPoolExecutor(2) as pool:
         statuses = sorted(pool.map(demote, [one_headers, two_headers], [two, one]))
-    assert statuses == [200, 409]
+    # One demotion wins. The other is refused either by the last-owner guard (both passed the
+    # role check first: 409) or by the role check itself (the winner committed first, so its
+    # caller is an editor now: 403). Either way exactly one owner is left.
+    assert statuses in ([200, 403], [200, 409])
     listing = client.get(town_path("members", town="duel"), headers=one_headers)
     if listing.status_code == 403:
         listing = client.get(town_path("members", town="duel"), headers=two_headers)
