@@ -24,6 +24,7 @@
       "status.sold_out": "売り切れ",
       "status.ended": "販売終了",
       "status.paused": "一時停止中",
+      "status.lottery": "抽選販売",
       "card.number": "No. {number}",
     },
     en: {
@@ -36,6 +37,7 @@
       "status.sold_out": "Sold out",
       "status.ended": "Sale ended",
       "status.paused": "Paused",
+      "status.lottery": "Lottery",
       "card.number": "No. {number}",
     },
   });
@@ -116,6 +118,12 @@
     return new URLSearchParams(location.hash.replace(/^#/, "")).get("token");
   }
 
+  // The badge of a drop: a lottery drop is not bought on the drop page, whatever its window,
+  // so it says lottery rather than on sale.
+  function shownStatus(drop) {
+    return drop.sale_mode === "lottery" ? "lottery" : drop.status;
+  }
+
   window.Furusato.prefectures = { ja: PREFECTURES_JA, en: PREFECTURES_EN, name: prefectureName };
   window.Furusato.util = {
     yen: yen,
@@ -125,5 +133,6 @@
     orderToken: orderToken,
     session: session,
     fragmentToken: fragmentToken,
+    shownStatus: shownStatus,
   };
 })();

@@ -205,8 +205,9 @@
     el("drop-limit").textContent = t("drop.limit.value", { limit: drop.per_buyer_limit });
     const status = el("drop-status");
     status.hidden = false;
-    status.className = "badge badge-" + drop.status;
-    status.textContent = t("status." + drop.status);
+    const shown = F.util.shownStatus(drop);
+    status.className = "badge badge-" + shown;
+    status.textContent = t("status." + shown);
     document.title = (en ? drop.title_en : drop.title_ja) + (en ? " | Furusato" : " | ふるさと");
     renderTotal();
   }

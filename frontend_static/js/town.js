@@ -38,8 +38,9 @@
       title.className = "drop-title";
       title.textContent = en ? drop.title_en : drop.title_ja;
       const badge = document.createElement("span");
-      badge.className = "badge badge-" + drop.status;
-      badge.textContent = F.i18n.t("status." + drop.status);
+      const shown = F.util.shownStatus(drop);
+      badge.className = "badge badge-" + shown;
+      badge.textContent = F.i18n.t("status." + shown);
       const price = document.createElement("span");
       price.className = "drop-price";
       price.textContent = F.util.yen(drop.price_jpy);

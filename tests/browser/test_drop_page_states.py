@@ -39,5 +39,8 @@ def test_a_lottery_drop_shows_no_buy_form(page: Page, server: Any, tmp_path: Pat
     page.goto(f"{server.url}/drop.html?id={drop_id}")
     expect(page.locator("#drop-lottery")).to_be_visible()
     expect(page.locator("#drop-lottery")).to_contain_text("抽選")
+    expect(page.locator("#drop-status")).to_have_text("抽選販売")  # not 販売中: it is not bought here
     expect(page.locator("#checkout")).to_be_hidden()
     page.screenshot(path=ARTIFACTS_DIR / "drop-lottery.png", full_page=True)
+    page.goto(f"{server.url}/")  # the town page's list says so too
+    expect(page.locator(".drop-card .badge")).to_have_text("抽選販売")
