@@ -17,6 +17,8 @@ from backend.core.errors import install_error_handlers
 from backend.core.routing import PagesMount
 from backend.holders import router as holders
 from backend.metadata import router as metadata
+from backend.naming import bidders_router, lots_router, parks_router
+from backend.naming import staff_router as naming_staff
 from backend.payments import router as payments
 from backend.runtime import Runtime, open_runtime
 from backend.sales import campaigns_router as campaigns
@@ -66,6 +68,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(campaigns.router)  # /c/{code} before the pages' mount at /
     app.include_router(staff_orders.router)
     app.include_router(staff.router)
+    app.include_router(lots_router.router)
+    app.include_router(bidders_router.router)
+    app.include_router(naming_staff.router)
+    app.include_router(parks_router.router)  # also /parks/{id}, /lots/{id}, /p/{id}: before the pages' mount
     # Last, and leaving API paths to the API: see backend.core.routing.
     app.router.routes.append(PagesMount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="pages"))
     return app

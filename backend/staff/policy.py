@@ -71,6 +71,22 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     # settings: owners change them (names, look, treasury, who refunds); editors read them.
     ("GET", f"{TOWN}/settings"): EDITORS,
     ("PATCH", f"{TOWN}/settings"): OWNER,
+    # naming: editors run parks, lots and their signs; moderators (and owners) decide names
+    # from the town's list of reasons; everyone but the verifier reads parks and lots.
+    ("GET", f"{TOWN}/parks"): DROP_READERS,
+    ("POST", f"{TOWN}/parks"): EDITORS,
+    ("GET", f"{TOWN}/parks/{{park_id}}"): DROP_READERS,
+    ("PATCH", f"{TOWN}/parks/{{park_id}}"): EDITORS,
+    ("POST", f"{TOWN}/parks/{{park_id}}/lots"): EDITORS,
+    ("GET", f"{TOWN}/parks/{{park_id}}/sign.pdf"): DROP_READERS,
+    ("GET", f"{TOWN}/lots/{{lot_id}}"): DROP_READERS,
+    ("POST", f"{TOWN}/lots/{{lot_id}}/relist"): EDITORS,
+    ("GET", f"{TOWN}/naming/notices"): DROP_READERS,
+    ("GET", f"{TOWN}/name-proposals"): EDITORS_AND_MODERATORS,
+    ("POST", f"{TOWN}/name-proposals/{{proposal_id}}/approve"): MODERATORS,
+    ("POST", f"{TOWN}/name-proposals/{{proposal_id}}/reject"): MODERATORS,
+    ("GET", f"{TOWN}/name-reject-reasons"): EDITORS_AND_MODERATORS,
+    ("POST", f"{TOWN}/name-reject-reasons"): MODERATORS,
 }
 
 ALLOWED_IF: dict[tuple[str, str], dict[str, str]] = {
