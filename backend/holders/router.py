@@ -21,9 +21,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy.orm import Session
 from web3 import Web3
 
 from backend.core import mail, ratelimit
@@ -32,16 +31,15 @@ from backend.core.errors import ApiError, error_responses
 from backend.core.schemas import ADDRESS_SCHEMA, MAX_TOKEN_ID, Email, card_recipient
 from backend.holders.cards import HeldCard, find_card, held_cards
 from backend.holders.custody import KeyUnavailable, normalise_email
-from backend.holders.models import Holder
+from backend.holders.deps import Authorization, signed_in
 from backend.holders.relay import NotInCustody, NotMinted, Relayer, RelayUnavailable
-from backend.holders.signin import exchange_link, holder_for_session, request_link
+from backend.holders.signin import exchange_link, request_link
 from backend.runtime import Runtime
 from minting.errors import ContractReverted
 
 router = APIRouter(prefix="/api/v1/holders", tags=["holders"])
 log = logging.getLogger("furusato.holders")
 
-Authorization = Annotated[str | None, Header()]
 #: Sign-in links a window may send: per address, and per client (limit, window seconds).
 SIGN_IN_PER_EMAIL = (5, 600)
 SIGN_IN_PER_IP = (20, 600)
@@ -156,18 +154,6 @@ StateDep = Annotated[HoldersState, Depends(holders_state)]
 # ── helpers ─────────────────────────────────────────────────────────────────
 
 
-def _unauthorised() -> ApiError:
-    return ApiError(401, "unauthorized", "Sign in first (Authorization: Bearer <session_token>).")
-
-
-def _signed_in(session: Session, authorization: str | None, now: datetime) -> Holder:
-    token = authorization[7:].strip() if authorization and authorization[:7].lower() == "bearer " else None
-    holder = holder_for_session(session, token, now) if token else None
-    if holder is None:
-        raise _unauthorised()
-    return holder
-
-
 def _public(card: HeldCard, public_url: str) -> HeldCardPublic:
     token_url = f"{public_url}/api/v1/tokens/{card.contract}/{card.token_id}"
     return HeldCardPublic(
@@ -222,7 +208,7 @@ def create_session(body: SessionRequest, runtime: RuntimeDep) -> SessionCreated:
 @router.get("/me", response_model=HolderMe, responses=error_responses(401))
 def me(runtime: RuntimeDep, authorization: Authorization = None) -> HolderMe:
     with runtime.sessions() as session:
-        holder = _signed_in(session, authorization, datetime.now(UTC))
+        holder = signed_in(session, authorization, datetime.now(UTC))
         return HolderMe(email=holder.email, address=holder.address)
 
 
@@ -231,7 +217,7 @@ def my_cards(runtime: RuntimeDep, authorization: Authorization = None) -> HeldCa
     """Every card of the holder's paid orders, minted or on its way, with its current owner."""
     now = datetime.now(UTC)
     with runtime.sessions() as session:
-        holder = _signed_in(session, authorization, now)
+        holder = signed_in(session, authorization, now)
         cards = held_cards(session, holder, runtime.manifest.chain_id, now)
         session.commit()  # order statuses brought up to date
     items = [_public(card, runtime.settings.public_url) for card in cards]
@@ -268,7 +254,7 @@ def move_card(
     """Move a card from custody to the holder's own wallet; the server pays the gas."""
     now = datetime.now(UTC)
     with runtime.sessions() as session:
-        holder = _signed_in(session, authorization, now)
+        holder = signed_in(session, authorization, now)
         card = find_card(session, holder, runtime.manifest.chain_id, runtime.card_contract, token_id, now)
         session.commit()
     if card is None:
