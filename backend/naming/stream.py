@@ -1,0 +1,270 @@
+"""The live lot: `GET /api/v1/lots/{id}/events` (Server-Sent Events) for every watcher of a lot.
+
+Each event is the lot's public JSON (`lot_view.LotPublic`), sent on connect and whenever the
+lot changes (a bid, an extension, the status moving with the clock or the settle job):
+
+    event: lot
+    id: <bid_count>
+    data: {"id": 7, "status": "open", …}
+
+and a comment line (`: keep-alive`) every `HEARTBEAT_SECONDS` of quiet, so proxies keep the
+connection and a dead one is noticed.
+
+One broadcaster per lot per process (an asyncio task) reads the lot for all of its watchers:
+- it polls a cheap query (the lot row's bid count, end, phase, chain state and the status the
+  clock gives) every `POLL_SECONDS`, so a bid taken by another process on the same database,
+  or a settle job's change, reaches the watchers within that;
+- a bid taken by this process pokes it at once (`LotStreams.poke`, from any thread);
+- on a change it builds the JSON once, encodes it once and hands the same bytes to every
+  watcher. Each watcher holds only the latest event: one that is slow to read skips the
+  snapshots it missed and gets the newest (the lot JSON is the whole state, so nothing is
+  lost), so memory stays one reference per watcher however slow the client;
+- it stops when its last watcher leaves, and starts again with the next.
+
+Database reads run in worker threads of the broadcasters' own small pool (`DB_THREADS`), so a
+burst of bids holding the request thread pool never delays the events. A stream ends after
+`max_seconds` (EventSource reconnects by itself after `RETRY_MS`), which also lets a test
+client read a bounded response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import anyio
+from anyio import to_thread
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.naming import rules
+from backend.naming.lot_view import lot_public
+from backend.naming.models import Lot
+
+log = logging.getLogger("furusato.naming.stream")
+
+POLL_SECONDS = 0.1
+HEARTBEAT_SECONDS = 15.0
+#: How long one stream lasts before the server ends it (the browser reconnects).
+MAX_STREAM_SECONDS = 1800.0
+#: Streams one process serves at once, all lots together; more are refused with a 503.
+MAX_SUBSCRIBERS = 10_000
+#: The browser's wait before it reconnects a stream that ended.
+RETRY_MS = 3000
+#: Threads the broadcasters read the database in (all lots of this process together).
+DB_THREADS = 4
+#: After a failed read, wait this long before the next.
+ERROR_BACKOFF_SECONDS = 1.0
+
+#: What the poll compares.
+Key = tuple[Any, ...]
+
+
+def unix_now() -> int:
+    return int(time.time())
+
+
+#: The lot's columns the poll reads: a change in any of them (or in the status the clock
+#: gives) is a new event.
+_KEY_COLUMNS = (
+    Lot.bid_count,
+    Lot.log_head,
+    Lot.ends_at,
+    Lot.auction_start,
+    Lot.phase,
+    Lot.chain_state,
+    Lot.relist_count,
+    Lot.reserve_jpy,
+)
+
+
+def _key(
+    bid_count: int, log_head: str, ends_at: Any, auction_start: Any, phase: str, chain_state: str, *rest: Any, now: int
+) -> Key:
+    end, start = rules.seconds(ends_at), rules.seconds(auction_start)
+    status = rules.public_status(phase, chain_state == "ready", start, end, now)
+    return (bid_count, log_head, end, start, phase, chain_state, *rest, status)
+
+
+def _key_of(lot: Lot, now: int) -> Key:
+    return _key(*(getattr(lot, column.key) for column in _KEY_COLUMNS), now=now)
+
+
+def encode(event_id: int, data: str) -> bytes:
+    return f"event: lot\nid: {event_id}\ndata: {data}\n\n".encode()
+
+
+class Watcher:
+    """One open stream: the latest event not yet sent to it, and a flag that one is waiting."""
+
+    __slots__ = ("data", "ready")
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.ready = asyncio.Event()
+
+    def offer(self, data: bytes) -> None:
+        self.data = data  # a stale one not yet sent is simply replaced
+        self.ready.set()
+
+
+class Broadcaster:
+    """The task that watches one lot for all of this process's watchers of it."""
+
+    def __init__(self, streams: LotStreams, lot_id: int) -> None:
+        self.streams = streams
+        self.lot_id = lot_id
+        self.watchers: set[Watcher] = set()
+        self.wake = asyncio.Event()
+        self.key: Key | None = None
+        self.snapshot: bytes | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def join(self, watcher: Watcher) -> None:
+        self.watchers.add(watcher)
+        if self.snapshot is not None:
+            watcher.offer(self.snapshot)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self.run(), name=f"lot-{self.lot_id}-broadcaster")
+
+    async def run(self) -> None:
+        poked = True  # the first round builds the event at once
+        while self.watchers:
+            try:
+                if poked or await self.streams.read(self.streams.poll, self.lot_id) != self.key:
+                    built = await self.streams.read(self.streams.build, self.lot_id)
+                    if built is not None and built[0] != self.key:
+                        self.key, self.snapshot = built
+                        for watcher in self.watchers:
+                            watcher.offer(built[1])
+            except Exception:  # the database is away: keep the watchers, try again shortly
+                log.warning("lot %s: reading for its stream failed", self.lot_id, exc_info=True)
+                await asyncio.sleep(ERROR_BACKOFF_SECONDS)
+            try:
+                async with asyncio.timeout(self.streams.poll_seconds):
+                    await self.wake.wait()
+            except TimeoutError:
+                poked = False
+            else:
+                poked = True
+            self.wake.clear()
+
+
+class LotStreams:
+    """This app's broadcasters, one per watched lot. Made on the event loop's side; `poke`
+    may be called from any thread (a bid's request thread)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        clock: Callable[[], int] = unix_now,
+        poll_seconds: float = POLL_SECONDS,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        max_seconds: float = MAX_STREAM_SECONDS,
+        max_subscribers: int = MAX_SUBSCRIBERS,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self.max_seconds = max_seconds
+        self.max_subscribers = max_subscribers
+        self.broadcasters: dict[int, Broadcaster] = {}
+        self.watching = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    # ── database side (worker threads) ──
+
+    def poll(self, lot_id: int) -> Key | None:
+        """The lot's change key, read with one small query."""
+        with self.sessions() as session:
+            row = session.execute(select(*_KEY_COLUMNS).where(Lot.id == lot_id)).first()
+            return None if row is None else _key(*row, now=self.clock())
+
+    def build(self, lot_id: int) -> tuple[Key, bytes] | None:
+        """The lot's key and its event, encoded."""
+        now = self.clock()
+        with self.sessions() as session:
+            lot = session.get(Lot, lot_id)
+            if lot is None:
+                return None
+            public = lot_public(session, lot, now)
+            return _key_of(lot, now), encode(lot.bid_count, public.model_dump_json())
+
+    async def read(self, function: Callable[[int], Any], lot_id: int) -> Any:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(DB_THREADS)
+        return await to_thread.run_sync(function, lot_id, limiter=self._limiter)
+
+    # ── any thread ──
+
+    def poke(self, lot_id: int) -> None:
+        """Tell the lot's broadcaster (if anyone watches it here) that it changed."""
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has closed (shutdown)
+            loop.call_soon_threadsafe(self._wake, lot_id)
+
+    def _wake(self, lot_id: int) -> None:
+        broadcaster = self.broadcasters.get(lot_id)
+        if broadcaster is not None:
+            broadcaster.wake.set()
+
+    # ── event loop side ──
+
+    def full(self) -> bool:
+        return self.watching >= self.max_subscribers
+
+    async def events(self, lot_id: int) -> AsyncIterator[bytes]:
+        """The stream of one watcher of `lot_id`, until `max_seconds` or the client leaves."""
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        watcher = Watcher()
+        broadcaster = self.broadcasters.get(lot_id)
+        if broadcaster is None:
+            broadcaster = self.broadcasters[lot_id] = Broadcaster(self, lot_id)
+        broadcaster.join(watcher)
+        self.watching += 1
+        try:
+            yield f"retry: {RETRY_MS}\n\n".encode()
+            ends = loop.time() + self.max_seconds
+            while (left := ends - loop.time()) > 0:
+                try:
+                    async with asyncio.timeout(min(self.heartbeat_seconds, left)):
+                        await watcher.ready.wait()
+                except TimeoutError:
+                    if ends - loop.time() > 0:
+                        yield b": keep-alive\n\n"
+                    continue
+                watcher.ready.clear()
+                yield watcher.data
+        finally:
+            self.watching -= 1
+            broadcaster.watchers.discard(watcher)
+            if not broadcaster.watchers:
+                if broadcaster.task is not None:
+                    broadcaster.task.cancel()
+                if self.broadcasters.get(lot_id) is broadcaster:
+                    del self.broadcasters[lot_id]
+
+
+_made = threading.Lock()
+
+
+def streams_of(state: Any, sessions: sessionmaker[Session]) -> LotStreams:
+    """The app's `LotStreams` (`app.state.lot_streams`), made on first use. A test may put its
+    own there first (a shorter `max_seconds`, say)."""
+    with _made:
+        streams: LotStreams | None = getattr(state, "lot_streams", None)
+        if streams is None:
+            streams = LotStreams(sessions)
+            state.lot_streams = streams
+        return streams
