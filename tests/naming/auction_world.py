@@ -7,12 +7,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import func, select
@@ -169,10 +168,11 @@ class Event:
     id: str | None
 
 
-def sse_events(lines: Iterator[str], comments: list[str] | None = None) -> Iterator[Event]:
-    """The events of a text/event-stream, from its lines; comment lines go to `comments`."""
+async def aiter_events(lines: AsyncIterator[str], comments: list[str] | None = None) -> AsyncIterator[Event]:
+    """The events of a text/event-stream, from its lines (httpx's `aiter_lines`); comment
+    lines (`: keep-alive`) go to `comments`."""
     name, data, event_id = "message", list[str](), None
-    for line in lines:
+    async for line in lines:
         if line == "":
             if data:
                 yield Event(name, "\n".join(data), event_id)
@@ -189,8 +189,3 @@ def sse_events(lines: Iterator[str], comments: list[str] | None = None) -> Itera
                 data.append(value)
             elif field == "id":
                 event_id = value
-
-
-def stream_lines(client: httpx.Client, url: str, **kwargs: Any) -> Any:
-    """`client.stream("GET", url)` for an event stream (use as a context manager)."""
-    return client.stream("GET", url, headers={"Accept": "text/event-stream"}, **kwargs)
