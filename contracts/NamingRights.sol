@@ -7,6 +7,11 @@ import {IERC4906} from "@openzeppelin/contracts/interfaces/IERC4906.sol";
 import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {ShortStrings} from "@openzeppelin/contracts/utils/ShortStrings.sol";
+import {TransientSlot} from "@openzeppelin/contracts/utils/TransientSlot.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
 /// @title NamingRights — a town's park naming rights (公園命名権), one ERC-721 token per right
 /// @notice Each right is a *lot*: a park, its default name, the naming term, and an English
@@ -19,12 +24,21 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 /// Only the *primary winner* (the account the lot was settled or awarded to) may propose the
 /// park's name: a resale moves the token, not the right to name (Nishikawa's rule). A moderator
 /// approves or rejects each proposal; the approved name is the park's name while the term runs
-/// and the default name before and after it.
+/// and the default name before and after it. The primary winner proposes either with its own
+/// transaction ({proposeName}) or gaslessly, by signing an EIP-712 `NameProposal` that anyone
+/// relays ({proposeNameWithSig}; in practice the town's minter, for a walletless winner whose
+/// key the town keeps).
 ///
 /// Funds invariant: `address(this).balance` equals the sum of {pendingRefund} over all
 /// accounts, plus the highest bid of every open lot, plus {proceeds}.
-contract NamingRights is ERC721, AccessControl, IERC4906, ReentrancyGuardTransient {
+contract NamingRights is ERC721, AccessControl, IERC4906, ReentrancyGuardTransient, EIP712, Nonces {
     using SafeCast for uint256;
+    // The two bases' own `using ... for *`, repeated for Slither only (no code is generated
+    // for them): Slither 0.11.6 keeps one inherited `for *` directive of several
+    // (crytic/slither#3082, fix in PR #3094), cannot build the IR of the other base's functions
+    // and silently drops findings. contracts/SLITHER.md has the details.
+    using ShortStrings for *; // EIP712
+    using TransientSlot for *; // ReentrancyGuardTransient
 
     // ------------------------------------------------------------------------------------
     // Roles and limits
@@ -37,6 +51,11 @@ contract NamingRights is ERC721, AccessControl, IERC4906, ReentrancyGuardTransie
 
     /// @notice Longest name, in UTF-8 bytes (21 kanji of 3 bytes each).
     uint256 public constant MAX_NAME_BYTES = 64;
+
+    /// @notice EIP-712 type hash of a signed name proposal. `name` is hashed with keccak256
+    /// (EIP-712 `string`); `nonce` is the primary winner's {nonces} value, used once.
+    bytes32 public constant NAME_PROPOSAL_TYPEHASH =
+        keccak256("NameProposal(uint256 lotId,string name,uint256 nonce,uint256 deadline)");
 
     // ------------------------------------------------------------------------------------
     // Types
@@ -218,6 +237,18 @@ contract NamingRights is ERC721, AccessControl, IERC4906, ReentrancyGuardTransie
     /// @param lotId the lot
     error NamingRightsNoPendingName(uint256 lotId);
 
+    /// @notice A signed name proposal was relayed after its deadline.
+    /// @param deadline the last second (unix time) the signature was valid
+    error NamingRightsSignatureExpired(uint256 deadline);
+
+    /// @notice A signed name proposal is not the primary winner's signature of this
+    /// `NameProposal` (lot, name, the winner's current nonce, deadline) for this contract on
+    /// this chain: signed by another account, for other values, already used, or malformed.
+    /// @param lotId the lot
+    /// @param winner the lot's primary winner, whose signature was expected (zero: the lot has
+    /// none yet)
+    error NamingRightsInvalidSignature(uint256 lotId, address winner);
+
     // ------------------------------------------------------------------------------------
     // Events
     // ------------------------------------------------------------------------------------
@@ -281,8 +312,11 @@ contract NamingRights is ERC721, AccessControl, IERC4906, ReentrancyGuardTransie
     /// @param baseURI_ metadata base URI; `tokenURI(id)` is this followed by the id
     /// @param admin holder of every role at deployment (the town's admin key)
     /// @param treasury_ the town account proceeds are paid to
+    /// @dev The EIP-712 domain is "Furusato NamingRights", version "1", whatever the
+    /// collection's name: a signature is bound to one contract by its address and chain id.
     constructor(string memory name_, string memory symbol_, string memory baseURI_, address admin, address treasury_)
         ERC721(name_, symbol_)
+        EIP712("Furusato NamingRights", "1")
     {
         if (treasury_ == address(0)) revert NamingRightsInvalidRecipient(treasury_);
         _baseTokenURI = baseURI_;
@@ -514,20 +548,39 @@ contract NamingRights is ERC721, AccessControl, IERC4906, ReentrancyGuardTransie
     ///
     /// Emits a {NameProposed} event.
     function proposeName(uint256 lotId, string calldata name) external {
+        _proposeName(lotId, _existingLot(lotId), name, msg.sender);
+    }
+
+    /// @notice Proposes the park's name with the primary winner's EIP-712 signature of
+    /// `NameProposal(lotId, name, nonce, deadline)`, where `nonce` is {nonces}(winner); anyone
+    /// may relay it and pays its gas. The nonce is used up, so a signature works once. The
+    /// proposal is the winner's, exactly as if the winner had called {proposeName}.
+    /// @dev Requirements:
+    ///
+    /// - `block.timestamp <= deadline`;
+    /// - the lot exists and `signature` is its primary winner's (an EOA's ECDSA signature, or
+    ///   ERC-1271 for a contract winner) over this contract's domain and the winner's current
+    ///   nonce;
+    /// - then every requirement of {proposeName}, with the winner as the caller.
+    ///
+    /// Emits a {NameProposed} event with the winner as `proposer`.
+    /// @param lotId the lot
+    /// @param name the proposed name (the signed struct holds its keccak256 hash)
+    /// @param deadline last second (unix time) the signature is valid
+    /// @param signature the primary winner's signature of the `NameProposal`
+    function proposeNameWithSig(uint256 lotId, string calldata name, uint256 deadline, bytes calldata signature)
+        external
+    {
+        if (block.timestamp > deadline) revert NamingRightsSignatureExpired(deadline);
         Lot storage lot_ = _existingLot(lotId);
-        if (lot_.winner == address(0) || lot_.winner != msg.sender) {
-            revert NamingRightsNotPrimaryWinner(lotId, msg.sender);
+        address winner = lot_.winner;
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(abi.encode(NAME_PROPOSAL_TYPEHASH, lotId, keccak256(bytes(name)), _useNonce(winner), deadline))
+        );
+        if (winner == address(0) || !SignatureChecker.isValidSignatureNowCalldata(winner, digest, signature)) {
+            revert NamingRightsInvalidSignature(lotId, winner);
         }
-        if (block.timestamp < lot_.termStart || block.timestamp >= lot_.termEnd) {
-            revert NamingRightsOutsideTerm(lotId, lot_.termStart, lot_.termEnd);
-        }
-        NameRecord storage record = _names[lotId];
-        if (record.status == NameStatus.Pending) revert NamingRightsNamePending(lotId);
-        if (record.status == NameStatus.Approved) revert NamingRightsNameAlreadyApproved(lotId);
-        _checkName(bytes(name));
-        record.status = NameStatus.Pending;
-        record.name = name;
-        emit NameProposed(lotId, msg.sender, name);
+        _proposeName(lotId, lot_, name, winner);
     }
 
     /// @notice Approves the pending name; it is the park's name while the term runs.
@@ -612,6 +665,12 @@ contract NamingRights is ERC721, AccessControl, IERC4906, ReentrancyGuardTransie
         return _lotCount;
     }
 
+    /// @notice The EIP-712 domain separator of signed name proposals on this chain (the
+    /// whole domain is {eip712Domain}, ERC-5267).
+    function DOMAIN_SEPARATOR() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
     /// @inheritdoc ERC721
     function supportsInterface(bytes4 interfaceId)
         public
@@ -638,6 +697,24 @@ contract NamingRights is ERC721, AccessControl, IERC4906, ReentrancyGuardTransie
     function _openLot(uint256 lotId) private view returns (Lot storage lot_) {
         lot_ = _existingLot(lotId);
         if (lot_.status != LotStatus.Open) revert NamingRightsLotClosed(lotId, lot_.winner);
+    }
+
+    /// @dev The checks and effects of a proposal by `proposer`, shared by {proposeName}
+    /// (`proposer` is the caller) and {proposeNameWithSig} (the signer, checked to be the winner).
+    function _proposeName(uint256 lotId, Lot storage lot_, string calldata name, address proposer) private {
+        if (lot_.winner == address(0) || lot_.winner != proposer) {
+            revert NamingRightsNotPrimaryWinner(lotId, proposer);
+        }
+        if (block.timestamp < lot_.termStart || block.timestamp >= lot_.termEnd) {
+            revert NamingRightsOutsideTerm(lotId, lot_.termStart, lot_.termEnd);
+        }
+        NameRecord storage record = _names[lotId];
+        if (record.status == NameStatus.Pending) revert NamingRightsNamePending(lotId);
+        if (record.status == NameStatus.Approved) revert NamingRightsNameAlreadyApproved(lotId);
+        _checkName(bytes(name));
+        record.status = NameStatus.Pending;
+        record.name = name;
+        emit NameProposed(lotId, proposer, name);
     }
 
     function _pendingName(uint256 lotId) private view returns (NameRecord storage record) {

@@ -2,8 +2,11 @@
 
 The manifest (`<data_dir>/manifest.json`) records the chain id, each contract's address and
 deployment transaction, and the artifact key it was built from. At start-up the backend
-checks it against the node: a manifest from another chain, or an address without code
-(a chain that was reset), stops start-up with one clear line instead of talking to nothing.
+checks it against the node: a manifest from another chain, an address without code
+(a chain that was reset), or a contract deployed from older code that lacks a function this
+code calls (a NamingRights from before signed name proposals), stops start-up with one clear
+line instead of talking to nothing. Contracts are never redeployed over a data directory:
+its database refers to their tokens.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from web3 import Web3
 
 from minting.chains import Chain
 from minting.compiler import CompiledTree
-from minting.errors import ContractCodeMissing, DeploymentError, ManifestChainMismatch
+from minting.errors import ContractCodeMissing, ContractOutdated, DeploymentError, ManifestChainMismatch
 from minting.keys import load_signer
-from minting.naming_rights import NamingRightsClient
+from minting.naming_rights import NamingRightsClient, signed_proposals_supported
 from minting.resident_card import ResidentCardClient
 
 MANIFEST_FILE = "manifest.json"
@@ -102,13 +105,17 @@ def deploy_contracts(
 
 
 def verify_manifest(w3: Web3, manifest: Manifest, path: Path) -> None:
-    """Refuse a manifest from another chain, or one whose addresses hold no code."""
+    """Refuse a manifest from another chain, one whose addresses hold no code, or one whose
+    NamingRights predates signed name proposals (probed with one `eth_call`, no compiler)."""
     node_chain_id = int(w3.eth.chain_id)
     if manifest.chain_id != node_chain_id:
         raise ManifestChainMismatch(str(path), manifest.chain_id, node_chain_id)
     for name, contract in manifest.contracts.items():
         if len(w3.eth.get_code(Web3.to_checksum_address(contract.address))) == 0:
             raise ContractCodeMissing(str(path), name, contract.address, node_chain_id)
+    rights = manifest.contracts.get("NamingRights")
+    if rights is not None and not signed_proposals_supported(w3, rights.address):
+        raise ContractOutdated(str(path), "NamingRights", rights.address, "signed name proposals (proposeNameWithSig)")
 
 
 def ensure_deployed(

@@ -114,6 +114,19 @@ class ContractCodeMissing(DeploymentError):
         )
 
 
+class ContractOutdated(DeploymentError):
+    """The manifest names a contract deployed from older code that lacks what this code calls."""
+
+    def __init__(self, path: str, name: str, address: str, missing: str) -> None:
+        self.name = name
+        self.address = address
+        super().__init__(
+            f"{name} at {address} (manifest {path}) was deployed from older code without {missing}: "
+            "its data directory cannot serve this version; start with a new --data-dir "
+            "(or remove this one to deploy afresh)"
+        )
+
+
 class DeployerKeyMissing(DeploymentError):
     """A chain without pre-funded dev accounts needs an explicit deployer key."""
 

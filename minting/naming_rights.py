@@ -4,7 +4,19 @@
     lot_id = client.create_lot(LotConfig(...)).lot_id
     client.as_account(bidder).bid(lot_id, amount)        # outbid funds are credited, never pushed
     client.settle(lot_id)                                # anyone, once the (extended) end is past
-    client.as_account(winner).propose_name(lot_id, "さくらんぼ公園")
+    client.as_account(winner).propose_name(lot_id, "さくらんぼ公園")   # the winner pays the gas
+
+or, gasless for the winner: the winner (its custodial key) signs an EIP-712 `NameProposal`
+and anyone relays it (the town's minter, in practice):
+
+    deadline = now + 3600
+    signature = name_proposal_signature(winner, contract=client.address, chain_id=w3.eth.chain_id,
+                                        lot_id=lot_id, name="さくらんぼ公園",
+                                        nonce=client.nonce_of(winner.address), deadline=deadline)
+    client.propose_name_with_sig(lot_id, "さくらんぼ公園", deadline, signature)
+
+and then, either way:
+
     client.approve_name(lot_id)                           # MODERATOR_ROLE
     client.current_name(lot_id)                           # approved name while the term runs
 
@@ -28,6 +40,8 @@ from web3.types import TxReceipt
 
 from minting.client import ContractClient, role_id
 from minting.compiler import Artifact
+from minting.reverts import is_revert
+from minting.signing import Domain
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 #: Longest name the contract accepts, in UTF-8 bytes (21 kanji).
@@ -35,6 +49,24 @@ MAX_NAME_BYTES = 64
 DEFAULT_ADMIN_ROLE = role_id("DEFAULT_ADMIN_ROLE")
 MINTER_ROLE = role_id("MINTER_ROLE")
 MODERATOR_ROLE = role_id("MODERATOR_ROLE")
+
+#: EIP-712 domain of signed name proposals: the contract's constructor fixes the same name and
+#: version for every town's contract (its address and the chain id tell them apart).
+EIP712_NAME = "Furusato NamingRights"
+EIP712_VERSION = "1"
+EIP712_DOMAIN_TYPE = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+#: `NamingRights.NAME_PROPOSAL_TYPEHASH`'s struct.
+NAME_PROPOSAL_TYPE = [
+    {"name": "lotId", "type": "uint256"},
+    {"name": "name", "type": "string"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+]
 
 
 class LotStatus(IntEnum):
@@ -215,6 +247,71 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+def name_proposal_typed_data(
+    *, contract: str, chain_id: int, lot_id: int, name: str, nonce: int, deadline: int
+) -> dict[str, Any]:
+    """The EIP-712 message (eth-account's `full_message` form) the primary winner signs to
+    propose `name` for `lot_id` on the NamingRights at `contract`, with its current nonce
+    (`NamingRightsClient.nonce_of`) and a deadline in unix seconds (inclusive)."""
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "NameProposal": NAME_PROPOSAL_TYPE},
+        "primaryType": "NameProposal",
+        "domain": {
+            "name": EIP712_NAME,
+            "version": EIP712_VERSION,
+            "chainId": int(chain_id),
+            "verifyingContract": Web3.to_checksum_address(contract),
+        },
+        "message": {"lotId": int(lot_id), "name": name, "nonce": int(nonce), "deadline": int(deadline)},
+    }
+
+
+def name_proposal_signature(
+    account: LocalAccount, *, contract: str, chain_id: int, lot_id: int, name: str, nonce: int, deadline: int
+) -> bytes:
+    """`account`'s 65-byte signature of `name_proposal_typed_data(...)`, for
+    `proposeNameWithSig`. It is valid only if `account` is the lot's primary winner and `nonce`
+    its current nonce when relayed, until `deadline`, on that contract and chain, once."""
+    typed = name_proposal_typed_data(
+        contract=contract, chain_id=chain_id, lot_id=lot_id, name=name, nonce=nonce, deadline=deadline
+    )
+    return bytes(account.sign_typed_data(full_message=typed).signature)
+
+
+#: Just ERC-5267's `eip712Domain()`, to probe a contract of unknown vintage.
+_ERC5267_ABI: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "name": "eip712Domain",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [
+            {"name": "fields", "type": "bytes1"},
+            {"name": "name", "type": "string"},
+            {"name": "version", "type": "string"},
+            {"name": "chainId", "type": "uint256"},
+            {"name": "verifyingContract", "type": "address"},
+            {"name": "salt", "type": "bytes32"},
+            {"name": "extensions", "type": "uint256[]"},
+        ],
+    }
+]
+
+
+def signed_proposals_supported(w3: Web3, address: str) -> bool:
+    """Whether the NamingRights at `address` takes signed proposals (`proposeNameWithSig`):
+    its ERC-5267 domain is ("Furusato NamingRights", "1"). One deployed from the code before
+    them has no `eip712Domain()`, so the call reverts and this is False."""
+    contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=_ERC5267_ABI)
+    try:
+        _fields, name, version, *_rest = contract.functions.eip712Domain().call()
+    except Exception as exc:
+        if is_revert(exc) or type(exc).__name__ in {"BadFunctionCallOutput", "InsufficientDataBytes"}:
+            return False
+        raise
+    return (name, version) == (EIP712_NAME, EIP712_VERSION)
+
+
 class NamingRightsClient(ContractClient):
     """One deployed `NamingRights` contract."""
 
@@ -312,6 +409,26 @@ class NamingRightsClient(ContractClient):
     def propose_name(self, lot_id: int, name: str, *, gas: int | None = None) -> TxReceipt:
         return self._transact(self.contract.functions.proposeName(lot_id, name), gas=gas)
 
+    def propose_name_with_sig(
+        self, lot_id: int, name: str, deadline: int, signature: bytes, *, gas: int | None = None
+    ) -> TxReceipt:
+        """Relay the primary winner's signed proposal (see `name_proposal_signature`) from this
+        client's account, which pays the gas; the proposer on chain is the winner."""
+        function = self.contract.functions.proposeNameWithSig(lot_id, name, deadline, signature)
+        return self._transact(function, gas=gas)
+
+    def sign_name_proposal(self, winner: LocalAccount, lot_id: int, name: str, deadline: int) -> bytes:
+        """`winner`'s signature of a proposal of `name` on this contract, with its current nonce."""
+        return name_proposal_signature(
+            winner,
+            contract=self.address,
+            chain_id=int(self.w3.eth.chain_id),
+            lot_id=lot_id,
+            name=name,
+            nonce=self.nonce_of(winner.address),
+            deadline=deadline,
+        )
+
     def approve_name(self, lot_id: int, *, gas: int | None = None) -> TxReceipt:
         return self._transact(self.contract.functions.approveName(lot_id), gas=gas)
 
@@ -335,6 +452,17 @@ class NamingRightsClient(ContractClient):
 
     def current_name(self, lot_id: int) -> str:
         return str(self._call(self.contract.functions.currentName(lot_id)))
+
+    def nonce_of(self, account: str) -> int:
+        """The nonce `account`'s next signed proposal must carry (`nonces(account)`)."""
+        return int(self._call(self.contract.functions.nonces(Web3.to_checksum_address(account))))
+
+    def domain(self) -> Domain:
+        """The EIP-712 domain the contract reports (ERC-5267 `eip712Domain()`)."""
+        return Domain.of(self.contract)
+
+    def domain_separator(self) -> bytes:
+        return bytes(self._call(self.contract.functions.DOMAIN_SEPARATOR()))
 
     def minimum_bid(self, lot_id: int) -> int:
         return int(self._call(self.contract.functions.minimumBid(lot_id)))

@@ -75,6 +75,9 @@ _NO_NETWORK = "http://127.0.0.1:9"
 # | `detector` | Impact | `Contract.function` or `*` | reason |
 _TRIAGE_ROW = re.compile(r"^\|\s*`([a-z0-9-]+)`\s*\|\s*(\w+)\s*\|\s*`([^`]+)`\s*\|(.*)\|\s*$")
 _ANALYZED = re.compile(r"analyzed \((\d+) contracts with (\d+) detectors\)")
+#: Slither logs this and goes on without the function: its findings silently disappear
+#: (crytic/slither#3082). Any such line for our contracts fails the run.
+_NO_IR = re.compile(r"Impossible to generate IR for (\S+) \(([^)#]+)")
 
 
 class SlitherFailed(Exception):
@@ -193,6 +196,14 @@ def run_slither() -> dict[str, Any]:
         raise SlitherFailed(f"slither exited {proc.returncode} without JSON output:\n{proc.stderr.strip()}") from exc
     if proc.returncode != 0 or not output.get("success"):
         raise SlitherFailed(f"slither failed (exit {proc.returncode}): {output.get('error')}\n{proc.stderr.strip()}")
+    console = output.get("results", {}).get("console", {})
+    log = f"{proc.stderr}\n{console.get('stdout', '')}\n{console.get('stderr', '')}"
+    unanalysed = sorted({function for function, _source in _NO_IR.findall(log)})
+    if unanalysed:
+        raise SlitherFailed(
+            f"slither could not build the IR of {', '.join(unanalysed)}: their findings would be silently "
+            "missing (see contracts/SLITHER.md, 'Slither's own limits')"
+        )
     return output
 
 

@@ -13,7 +13,8 @@ work itself, per token
 
 Each contract gets one warm-up mint first, so counters are non-zero as in steady state.
 It also prints the gas of the other operations (purchase, moveWithPermit, bid, withdraw,
-settle, proposeName, approveName), and checks that every figure is the same on every chain.
+settle, proposeName and proposeNameWithSig, rejectName, approveName), and checks that every
+figure is the same on every chain.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from minting.chains import Chain, connect  # noqa: E402
 from minting.client import ContractClient  # noqa: E402
 from minting.compiler import CompiledTree, compile_contracts  # noqa: E402
-from minting.naming_rights import LotConfig, NamingRightsClient  # noqa: E402
+from minting.naming_rights import LotConfig, NamingRightsClient, name_proposal_signature  # noqa: E402
 from minting.resident_card import ResidentCardClient, mint_batch_gas  # noqa: E402
 from minting.signing import Voucher, sign_voucher  # noqa: E402
 
@@ -118,7 +119,7 @@ class Bench:
         (used minus calldata). Only the latter can agree across chains: a voucher's signature
         binds the chain id, and its bytes (zero or not) change the calldata cost."""
         w3, admin = self.chain.w3, self.admin
-        buyer, holder, wallet, bidder_a, bidder_b = self.chain.dev_accounts()[1:6]
+        buyer, holder, wallet = self.chain.dev_accounts()[1:4]
         receipts: dict[str, Any] = {}
         card = self.card(soulbound=False)
         now = int(w3.eth.get_block("latest")["timestamp"])
@@ -129,25 +130,60 @@ class Bench:
         permit, signature = card.sign_move(holder, wallet.address, 51, now + 3600)
         receipts["moveWithPermit (relayed)"] = card.move_with_permit(permit, signature)
 
-        rights, _ = NamingRightsClient.deploy(w3, self.tree["NamingRights"], admin)
-        now = int(w3.eth.get_block("latest")["timestamp"])
-        lot = rights.create_lot(
-            LotConfig(1, "中央公園", now + 1_000, now + 100_000, now, now + 600, 10**16, 10**15, 60, 120)
-        ).lot_id
-        receipts["bid (first)"] = rights.as_account(bidder_a).bid(lot, 10**16).receipt
-        receipts["bid (outbid, refund credited)"] = rights.as_account(bidder_b).bid(lot, 2 * 10**16).receipt
-        receipts["withdraw (refund)"] = rights.as_account(bidder_a).withdraw().receipt
-        self.chain.advance_time(700)
-        receipts["settle"] = rights.settle(lot).receipt
-        self.chain.advance_time(1_000)
-        receipts["proposeName"] = rights.as_account(bidder_b).propose_name(lot, "さくらんぼ公園")
-        receipts["approveName"] = rights.approve_name(lot)
+        receipts.update(self.naming_receipts())
         used = {name: int(receipt["gasUsed"]) for name, receipt in receipts.items()}
         execution = {
             name: used[name] - calldata_gas(bytes(w3.eth.get_transaction(receipt["transactionHash"])["input"]))
             for name, receipt in receipts.items()
         }
         return {"used": used, "execution": execution}
+
+    def naming_receipts(self) -> dict[str, Any]:
+        """Receipts of the naming-rights operations, in a realistic order. Two lots with the
+        same term, won by the same account: lot 1 is named by the winner's own transactions
+        (`proposeName`), lot 2 by signed proposals the admin relays (`proposeNameWithSig`);
+        each gets a first proposal, a rejection and a second proposal, so the two ways
+        compare like for like (the first signed proposal also writes the winner's nonce slot
+        from zero)."""
+        w3, admin = self.chain.w3, self.admin
+        bidder_a, bidder_b = self.chain.dev_accounts()[4:6]
+        receipts: dict[str, Any] = {}
+        rights, _ = NamingRightsClient.deploy(w3, self.tree["NamingRights"], admin)
+        now = int(w3.eth.get_block("latest")["timestamp"])
+        config = LotConfig(1, "中央公園", now + 1_000, now + 100_000, now, now + 600, 10**16, 10**15, 60, 120)
+        lot = rights.create_lot(config).lot_id
+        signed_lot = rights.create_lot(LotConfig(2, *config.to_abi()[1:])).lot_id
+        receipts["bid (first)"] = rights.as_account(bidder_a).bid(lot, 10**16).receipt
+        receipts["bid (outbid, refund credited)"] = rights.as_account(bidder_b).bid(lot, 2 * 10**16).receipt
+        receipts["withdraw (refund)"] = rights.as_account(bidder_a).withdraw().receipt
+        self.chain.advance_time(700)
+        receipts["settle"] = rights.settle(lot).receipt
+        rights.award_offchain(signed_lot, bidder_b.address)  # after settle: its mint writes a fresh balance
+        self.chain.advance_time(1_000)
+        winner = rights.as_account(bidder_b)
+        name = "さくらんぼ公園"
+
+        def signed(label: str) -> None:
+            deadline = int(w3.eth.get_block("latest")["timestamp"]) + 3_600
+            signature = name_proposal_signature(
+                bidder_b,
+                contract=rights.address,
+                chain_id=int(w3.eth.chain_id),
+                lot_id=signed_lot,
+                name=name,
+                nonce=rights.nonce_of(bidder_b.address),
+                deadline=deadline,
+            )
+            receipts[label] = rights.propose_name_with_sig(signed_lot, name, deadline, signature)
+
+        receipts["proposeName"] = winner.propose_name(lot, name)
+        signed("proposeNameWithSig (relayed, winner's first: nonce 0 -> 1)")
+        receipts["rejectName"] = rights.reject_name(lot, 1)
+        rights.reject_name(signed_lot, 1)
+        receipts["proposeName (after a rejection)"] = winner.propose_name(lot, name)
+        signed("proposeNameWithSig (after a rejection: nonce 1 -> 2)")
+        receipts["approveName"] = rights.approve_name(lot)
+        return receipts
 
 
 CONTRACTS = ("ResidentCard", "ResidentCard (soulbound)", "OZ _mint loop", "ERC721A loop", "OZ _safeMint per tx")

@@ -10,9 +10,10 @@ from web3 import Web3
 from minting.chains import Chain
 from minting.compiler import CompiledTree
 from minting.deploy import Manifest, deploy_contracts, ensure_deployed, verify_manifest
-from minting.errors import ContractCodeMissing, DeployerKeyMissing, ManifestChainMismatch
-from minting.naming_rights import NamingRightsClient
+from minting.errors import ContractCodeMissing, ContractOutdated, DeployerKeyMissing, ManifestChainMismatch
+from minting.naming_rights import NamingRightsClient, signed_proposals_supported
 from minting.resident_card import ResidentCardClient
+from tests.contracts.naming_fixtures import deploy_artifact, naming_test_artifacts
 
 pytestmark = pytest.mark.chain
 
@@ -76,6 +77,29 @@ def test_manifest_address_without_code_is_refused(
     )
     with pytest.raises(ContractCodeMissing, match=f"no code for ResidentCard at {empty}"):
         verify_manifest(eth_tester_chain.w3, moved, tmp_path / "manifest.json")
+
+
+def _with_rights_at(manifest: Manifest, address: str) -> Manifest:
+    rights = manifest.contracts["NamingRights"]
+    moved = rights.__class__(**{**rights.__dict__, "address": address})
+    return Manifest(**{**manifest.__dict__, "contracts": {**manifest.contracts, "NamingRights": moved}})
+
+
+def test_manifest_naming_rights_without_signed_proposals_is_refused(
+    eth_tester_chain: Chain, compiled: CompiledTree, tmp_path: Path
+) -> None:
+    """A data directory from before `proposeNameWithSig` must not start and fail later on a
+    relayed proposal: its NamingRights answers no (or another) EIP-712 domain."""
+    deployer = eth_tester_chain.dev_accounts()[0]
+    manifest = deploy_contracts(eth_tester_chain, compiled, deployer)
+    verify_manifest(eth_tester_chain.w3, manifest, tmp_path / "manifest.json")
+    assert signed_proposals_supported(eth_tester_chain.w3, manifest.contracts["NamingRights"].address)
+    no_domain = deploy_artifact(eth_tester_chain.w3, naming_test_artifacts()["FundsProbe"], deployer).address
+    other_domain = manifest.contracts["ResidentCard"].address  # EIP-712, but the card's domain
+    for address in (no_domain, other_domain):
+        assert not signed_proposals_supported(eth_tester_chain.w3, address)
+        with pytest.raises(ContractOutdated, match=f"NamingRights at {address} .* without signed name proposals"):
+            verify_manifest(eth_tester_chain.w3, _with_rights_at(manifest, address), tmp_path / "manifest.json")
 
 
 def test_non_dev_chain_needs_a_deployer_key(eth_tester_chain: Chain, compiled: CompiledTree, tmp_path: Path) -> None:
