@@ -202,13 +202,12 @@ def _ranking(key: bytes, entries: list[Entry]) -> list[Entry]:
     ipad = bytes(b ^ 0x36 for b in block)
     opad = bytes(b ^ 0x5C for b in block)
     sha256 = hashlib.sha256
-    keys = [sha256(opad + sha256(ipad + e[0].encode("ascii")).digest()).digest() for e in entries]
-    # Raw digests sort exactly as their lower-case hex does; ties (never seen in practice)
-    # fall back to the full (key, entry_id) order.
-    if len(set(keys)) == len(keys):
-        order = sorted(range(len(keys)), key=keys.__getitem__)
-    else:
-        order = sorted(range(len(keys)), key=lambda n: (keys[n], entries[n].entry_id))
+    # Each sort key is the raw digest followed by the id's ASCII: raw digests sort exactly as
+    # their lower-case hex does, and a fixed-length digest first makes byte order the
+    # (key, entry_id) order, ties included.
+    ids = [e[0].encode("ascii") for e in entries]
+    keys = [sha256(opad + sha256(ipad + m).digest()).digest() + m for m in ids]
+    order = sorted(range(len(keys)), key=keys.__getitem__)
     return [entries[n] for n in order]
 
 
