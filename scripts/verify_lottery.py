@@ -51,6 +51,7 @@ HEX64 = re.compile(r"[0-9a-f]{64}")
 HEX32 = re.compile(r"[0-9a-f]{32}")
 RPC_HASH = re.compile(r"0x[0-9a-f]{64}")
 RPC_ADDRESS = re.compile(r"0x[0-9a-f]{40}")
+ANCHOR_SHAPED = re.compile(r"0x[0-9a-f]{64}")
 DRAWN = ("drawn", "settled")
 
 
@@ -209,15 +210,19 @@ class Verifier:
     def check_first_anchor(
         self, rpc: Rpc, anchor: dict[str, Any], calldata: str, close_at: float | None, scan_blocks: int
     ) -> None:
-        """No other transaction from the sender to itself with the same calldata, before the anchor.
+        """No earlier transaction from the sender to itself with the same calldata.
 
-        Walks back from the anchor's block until a block older than the close (no list to
-        anchor before it) or ``scan_blocks`` blocks. Anchoring several times and keeping the
-        best block hash would show here as an earlier anchor.
+        Walks back from the anchor until a block older than the close (no final list existed
+        to anchor before it) or ``scan_blocks`` blocks. Anchoring the list several times and
+        keeping the best block hash shows here as an earlier anchor (a failure). An earlier
+        self-transaction with *other* 32-byte calldata is anchor-shaped too: another lottery's
+        anchor, or a list that was anchored and not published (a town trying several lists);
+        the verifier cannot tell which, so it names it as a warning to look at.
         """
         sender = anchor["from"]
         number = anchor["block_number"]
         scanned = 0
+        others: list[str] = []
         while number >= 0 and scanned < scan_blocks:
             block = rpc.call("eth_getBlockByNumber", hex(number), True)
             if block is None:
@@ -225,28 +230,33 @@ class Verifier:
             if close_at is not None and int(block["timestamp"], 16) < close_at and number != anchor["block_number"]:
                 break
             for tx in block.get("transactions", []):
-                same = (
-                    (tx.get("from") or "").lower() == sender
-                    and (tx.get("to") or "").lower() == sender
-                    and (tx.get("input", tx.get("data")) or "").lower() == calldata
-                )
-                if same and tx["hash"].lower() != anchor["tx_hash"]:
+                tx_hash = tx["hash"].lower()
+                if number == anchor["block_number"] and tx_hash == anchor["tx_hash"]:
+                    break  # later transactions in the anchor's own block come after it
+                data = (tx.get("input", tx.get("data")) or "").lower()
+                to_self = (tx.get("from") or "").lower() == sender and (tx.get("to") or "").lower() == sender
+                if to_self and data == calldata:
                     raise Difference(
                         "anchor",
                         f"{tx['hash']} in block {number} anchored the same list too: the list was anchored more "
                         "than once, and a draw could have kept the block hash it liked",
                     )
-                if tx["hash"].lower() == anchor["tx_hash"] and number == anchor["block_number"]:
-                    break  # later transactions in the anchor's own block come after it
+                if to_self and ANCHOR_SHAPED.fullmatch(data):
+                    others.append(f"{tx['hash']} (block {number})")
             scanned += 1
             number -= 1
-        else:
-            if number >= 0:
-                self.warn(
-                    f"looked for an earlier anchor of the same list in {scanned} blocks only (--scan-blocks); "
-                    f"blocks up to {number} not searched"
-                )
-                return
+        if others:
+            self.warn(
+                f"{len(others)} earlier transaction(s) from {sender} to itself with other 32-byte data "
+                f"since the close: {', '.join(others[:5])}: another lottery's anchor, or a list anchored "
+                "and not published — look them up"
+            )
+        if number >= 0 and scanned >= scan_blocks:
+            self.warn(
+                f"looked for an earlier anchor of the same list in {scanned} blocks only (--scan-blocks); "
+                f"blocks up to {number} not searched"
+            )
+            return
         self.ok(f"the anchor is the first transaction of this list hash from {sender} ({scanned} blocks searched)")
 
     # -- the draw ---------------------------------------------------------------------------

@@ -319,21 +319,29 @@
     let number = anchor.block_number;
     let scanned = 0;
     const calldata = "0x" + listHashHex;
+    const others = []; // earlier anchor-shaped transactions with other data (see the Python verifier)
     while (number >= 0 && scanned < scanBlocks) {
       const full = await rpcCall(rpcUrl, "eth_getBlockByNumber", ["0x" + number.toString(16), true]);
       if (!full) throw new Difference("anchor", `the chain has no block ${number}`);
       if (closeAt !== null && parseInt(full.timestamp, 16) < closeAt && number !== anchor.block_number) break;
       for (const t of full.transactions || []) {
         const hash = t.hash.toLowerCase();
-        const input = (t.input !== undefined ? t.input : t.data || "").toLowerCase();
-        const same = (t.from || "").toLowerCase() === sender && (t.to || "").toLowerCase() === sender && input === calldata;
-        if (same && hash !== anchor.tx_hash) {
-          throw new Difference("anchor", `${t.hash} in block ${number} anchored the same list too: the list was anchored more than once`);
-        }
         if (hash === anchor.tx_hash && number === anchor.block_number) break;
+        const input = (t.input !== undefined ? t.input : t.data || "").toLowerCase();
+        const toSelf = (t.from || "").toLowerCase() === sender && (t.to || "").toLowerCase() === sender;
+        if (toSelf && input === calldata) {
+          throw new Difference(
+            "anchor",
+            `${t.hash} in block ${number} anchored the same list too: the list was anchored more than once`,
+          );
+        }
+        if (toSelf && RPC_HASH.test(input)) others.push(`${t.hash} (block ${number})`);
       }
       scanned += 1;
       number -= 1;
+    }
+    if (others.length) {
+      warn("anchor.others", `${others.length} earlier anchor-shaped transaction(s) with other data: ${others.slice(0, 5).join(", ")}`);
     }
     if (number >= 0 && scanned >= scanBlocks) {
       warn("anchor", `looked for an earlier anchor of the same list in ${scanned} blocks only`);

@@ -20,7 +20,7 @@ from playwright.sync_api import Page
 
 from backend.lottery import algorithm
 from tests.lottery.fake_town import DROP_ID, FakeTown, Lottery, build_lottery, from_vector, vector, vectors
-from tests.lottery.test_verifier import TAMPERING, random_lottery, run
+from tests.lottery.test_verifier import TAMPERING, chain_with_another_anchor, random_lottery, run
 
 pytestmark = pytest.mark.browser
 
@@ -184,3 +184,11 @@ def test_twenty_thousand_entries(lottery_page: Page, town: FakeTown) -> None:
     assert result["ok"] is True, result["failure"]
     expected = algorithm.ranking(town.lottery.record["final_seed"], entries)
     assert result["ranking"] == [e.entry_id for e in expected]
+
+
+def test_an_earlier_anchor_of_other_data_is_a_warning(lottery_page: Page, town: FakeTown) -> None:
+    town.lottery, other = chain_with_another_anchor()
+    result = browser_verify(lottery_page, town)
+    assert result["ok"] is True
+    assert [w["code"] for w in result["warnings"]] == ["anchor.others"]
+    assert other in result["warnings"][0]["detail"]

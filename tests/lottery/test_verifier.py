@@ -338,6 +338,28 @@ def test_a_list_anchored_twice_fails_the_first_anchor_check() -> None:
     assert f"✗ anchor: {earlier['hash']} in block 1 anchored the same list too" in out, out
 
 
+def chain_with_another_anchor() -> tuple[Lottery, str]:
+    """The basic vector's lottery, with an anchor-shaped self-transaction of other data after the close."""
+    case = vector("basic")
+    entries = [(e["entry_id"], e["quantity"]) for e in case["entries"]]
+    chain = FakeChain()
+    close = int(CLOSE_AT.timestamp())
+    chain.add_block(close - 12, [mint_tx(1)])
+    other = {"hash": fake_hash("other list"), "from": MINTER, "to": MINTER, "input": "0x" + "77" * 32}
+    chain.add_block(close + 12, [other])
+    return build_lottery(case["server_seed"], case["block_hash"], entries, case["supply"], chain=chain), other["hash"]
+
+
+def test_an_earlier_anchor_of_other_data_is_named_as_a_warning() -> None:
+    """Another lottery's anchor, or a list anchored and not published: the verifier cannot tell."""
+    lottery, other = chain_with_another_anchor()
+    with FakeTown(lottery) as town:
+        status, out = run(town)
+    assert status == 0, out
+    assert f"⚠ 1 earlier transaction(s) from {MINTER} to itself with other 32-byte data since the close: {other}" in out
+    assert "(1 warnings above)" in out
+
+
 def test_a_scan_limit_too_short_is_a_warning_not_a_pass_in_silence(town: FakeTown) -> None:
     status, out = run(town, "--scan-blocks", "0")
     assert status == 0, out
