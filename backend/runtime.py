@@ -85,6 +85,9 @@ class Runtime:
             self.threads.append(build_worker(self.settings, self.sessions, self.chain).start_thread())
             self.threads.append(build_indexer(self.sessions, self.chain, self.manifest).start_thread())
             self.threads.append(OrderSweeper(self.sessions, self.chain).start_thread())
+            from backend.naming.names import NamingWatcher  # the naming area imports this module
+
+            self.threads.append(NamingWatcher(self).start_thread())
             try:
                 admin = self.admin()
             except ChainLayerError:  # no admin key here (a production API with the minter's only)

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     staff_writes_per_minute: int = Field(default=120, ge=1, description="Writes per minute per staff member")
     smtp_url: str = Field(default="", description="smtp://user:pass@host:port; empty: mail goes to data_dir/mail")
     mail_from: str = "Furusato <no-reply@furusato.invalid>"
+    explorer_url: str | None = Field(
+        default=None, description="Block explorer for on-chain links, e.g. https://etherscan.io (unset: none)"
+    )
 
     @field_validator("chain")
     @classmethod
@@ -71,6 +74,15 @@ class Settings(BaseSettings):
                 f"unsupported chain URL {value!r}: use eth-tester://, anvil://[127.0.0.1:PORT], http(s)://…"
             )
         return value
+
+    @field_validator("explorer_url")
+    @classmethod
+    def _explorer_is_web(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if urlsplit(value).scheme.lower() not in ("http", "https") or not urlsplit(value).netloc:
+            raise ValueError(f"explorer URL {value!r} must be http(s)://host")
+        return value.rstrip("/")
 
     @field_validator("database_url")
     @classmethod

@@ -60,8 +60,8 @@ def _em_width(text: str) -> float:
     return sum(1.0 if unicodedata.east_asian_width(char) in "WF" else 0.6 for char in text)
 
 
-def _text(text: str, y: int, size: int, *, weight: int = 400, fill: str = "#1d2a44", max_width: int = 520) -> str:
-    """A centred line, shrunk to fit `max_width` rather than overflow the card."""
+def text_line(text: str, y: int, size: int, *, weight: int = 400, fill: str = "#1d2a44", max_width: int = 520) -> str:
+    """A centred line (of a 600-wide picture), shrunk to fit `max_width` rather than overflow."""
     width = _em_width(text)
     fitted = min(size, int(max_width / width)) if width else size
     return (
@@ -107,17 +107,17 @@ def card_svg(facts: CardFacts, town_page: str) -> str:
         f'<rect width="{WIDTH}" height="{HEIGHT}" rx="28" fill="#ffffff"/>',
         f'<rect width="{WIDTH}" height="{HEIGHT}" rx="28" fill="url(#sky)"/>',
         f'<rect x="24" y="24" width="{WIDTH - 48}" height="{HEIGHT - 48}" rx="20" fill="#f7f3ea"/>',
-        _text("デジタル住民票 · DIGITAL RESIDENT CARD", 80, 20, weight=700, fill="#8a6d3b"),
-        _text(facts.town_ja, 170, 72, weight=700),
-        _text(facts.town_en, 220, 30),
-        _text(prefecture, 258, 22, fill="#5b6475"),
-        _text(facts.title_ja, 320, 26, weight=700),
-        _text(facts.title_en, 356, 20, fill="#5b6475"),
+        text_line("デジタル住民票 · DIGITAL RESIDENT CARD", 80, 20, weight=700, fill="#8a6d3b"),
+        text_line(facts.town_ja, 170, 72, weight=700),
+        text_line(facts.town_en, 220, 30),
+        text_line(prefecture, 258, 22, fill="#5b6475"),
+        text_line(facts.title_ja, 320, 26, weight=700),
+        text_line(facts.title_en, 356, 20, fill="#5b6475"),
         _logo(facts.logo_data_url),
-        _text("住民番号 · RESIDENT NUMBER", 444, 18, fill="#8a6d3b"),
-        _text(f"No. {facts.number}", 540, 110, weight=700),
+        text_line("住民番号 · RESIDENT NUMBER", 444, 18, fill="#8a6d3b"),
+        text_line(f"No. {facts.number}", 540, 110, weight=700),
         _qr(qr_path(town_page)),
-        _text("町のページへ · Visit the town", 862, 18, fill="#5b6475"),
+        text_line("町のページへ · Visit the town", 862, 18, fill="#5b6475"),
         "</svg>",
     ]
     return "".join(parts)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -220,6 +221,15 @@ class NameProposal(Base):
             "state IN ('relaying', 'pending', 'approved', 'rejected', 'failed')", name="ck_name_proposals_state"
         ),
         Index("ix_name_proposals_queue", "municipality_id", "state"),
+        #: One open proposal per lot (the contract holds one pending name at a time): of two
+        #: proposals sent at once, the second is refused here rather than by the chain.
+        Index(
+            "uq_name_proposals_open",
+            "lot_id",
+            unique=True,
+            sqlite_where=text("state IN ('relaying', 'pending')"),
+            postgresql_where=text("state IN ('relaying', 'pending')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -237,6 +247,8 @@ class NameProposal(Base):
     reject_code: Mapped[int | None] = mapped_column(Integer, default=None)
     reject_note: Mapped[str] = mapped_column(Text, default="")
     tx_hash: Mapped[str | None] = mapped_column(String(66), default=None)
+    #: Why the chain refused the proposal (state "failed"), for the proposer and staff.
+    chain_error: Mapped[str] = mapped_column(Text, default="")
     decision_tx_hash: Mapped[str | None] = mapped_column(String(66), default=None)
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"), default=None)
     proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -42,8 +42,13 @@ class PosterUnavailable(Exception):
 
 
 @cache
+def template_in(directory: Path, name: str) -> Template:
+    """A `string.Template` file of `directory`, read once (the naming area's sign has its own)."""
+    return Template((directory / name).read_text(encoding="utf-8"))
+
+
 def _template(name: str) -> Template:
-    return Template((TEMPLATES / name).read_text(encoding="utf-8"))
+    return template_in(TEMPLATES, name)
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -79,9 +84,14 @@ def poster_html(
     )
 
 
+def accent_colour(accent: str) -> str:
+    """The town's colour if it is `#RRGGBB`, else the default green (it goes into CSS)."""
+    return accent if _COLOUR.fullmatch(accent) else DEFAULT_ACCENT
+
+
 def poster_css(accent: str = DEFAULT_ACCENT) -> str:
     """The poster's stylesheet, in the town's colour (`#RRGGBB`, else the default green)."""
-    return _template("poster.css").substitute(accent=accent if _COLOUR.fullmatch(accent) else DEFAULT_ACCENT)
+    return _template("poster.css").substitute(accent=accent_colour(accent))
 
 
 def _weasyprint() -> Any:
@@ -112,8 +122,14 @@ def render_poster(
 
     Raises `PosterUnavailable` when the renderer cannot run on this machine."""
     document = poster_html(town_name_ja, drop_title_ja, drop_text_ja, price_jpy, short_url, size)
+    return render_pdf(document, poster_css(accent))
+
+
+def render_pdf(document: str, stylesheet: str) -> bytes:
+    """An HTML document and its stylesheet as PDF bytes, nothing fetched but `data:` URLs
+    (posters, and the naming area's park signs). Raises `PosterUnavailable` (see above)."""
     weasyprint = _weasyprint()
     fetcher = data_only_fetcher()
-    stylesheet = weasyprint.CSS(string=poster_css(accent), url_fetcher=fetcher)
-    pdf: bytes = weasyprint.HTML(string=document, url_fetcher=fetcher).write_pdf(stylesheets=[stylesheet])
+    css = weasyprint.CSS(string=stylesheet, url_fetcher=fetcher)
+    pdf: bytes = weasyprint.HTML(string=document, url_fetcher=fetcher).write_pdf(stylesheets=[css])
     return pdf

@@ -153,6 +153,7 @@ def upgrade() -> None:
         sa.Column("reject_code", sa.Integer(), nullable=True),
         sa.Column("reject_note", sa.Text(), nullable=False),
         sa.Column("tx_hash", sa.String(66), nullable=True),
+        sa.Column("chain_error", sa.Text(), nullable=False),
         sa.Column("decision_tx_hash", sa.String(66), nullable=True),
         sa.Column("decided_by", sa.Integer(), sa.ForeignKey("staff_members.id"), nullable=True),
         sa.Column("proposed_at", WHEN, nullable=False),
@@ -163,6 +164,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_name_proposals_lot_id", "name_proposals", ["lot_id"])
     op.create_index("ix_name_proposals_queue", "name_proposals", ["municipality_id", "state"])
+    open_states = sa.text("state IN ('relaying', 'pending')")
+    op.create_index(
+        "uq_name_proposals_open",
+        "name_proposals",
+        ["lot_id"],
+        unique=True,
+        sqlite_where=open_states,
+        postgresql_where=open_states,
+    )
 
     op.create_table(
         "name_reject_reasons",
