@@ -307,6 +307,33 @@ def test_tampering_fails_naming_what_differs(town: FakeTown, name: str) -> None:
         assert "NO CHAIN CHECK" in out, out  # what only the chain can show
 
 
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"entry_id": "AB" * 16, "quantity": 1}, "✗ entries: entry #13 has no 32-hex-digit entry_id"),
+        ({"entry_id": "ab" * 15, "quantity": 1}, "✗ entries: entry #13 has no 32-hex-digit entry_id"),
+        ({"entry_id": "ab" * 16, "quantity": 0}, f"✗ entries: entry {'ab' * 16} has no quantity ≥ 1: 0"),
+        ({"entry_id": "ab" * 16, "quantity": "1"}, f"✗ entries: entry {'ab' * 16} has no quantity ≥ 1: '1'"),
+        ({"entry_id": "ab" * 16}, f"✗ entries: entry {'ab' * 16} has no quantity ≥ 1: None"),
+        ("ab" * 16, "✗ entries: entry #13 has no 32-hex-digit entry_id"),
+        (None, "✗ entries: entry #13 has no 32-hex-digit entry_id"),
+    ],
+)
+def test_a_malformed_entry_is_named(town: FakeTown, bad: Any, message: str) -> None:
+    town.lottery.listing["entries"].append(bad)
+    status, out = run(town)
+    assert status == 1, out
+    assert message in out, out
+
+
+def test_an_entry_listed_twice_is_named(town: FakeTown) -> None:
+    entries = town.lottery.listing["entries"]
+    entries.append(dict(entries[4]))
+    status, out = run(town)
+    assert status == 1, out
+    assert f"✗ entries: entry {entries[4]['entry_id']} is listed twice" in out, out
+
+
 def test_a_commitment_noted_at_the_announcement_catches_a_consistent_other_seed(town: FakeTown) -> None:
     noted = town.lottery.record["seed_commitment"]
     other = "66" * 32
