@@ -124,6 +124,34 @@
     return drop.sale_mode === "lottery" ? "lottery" : drop.status;
   }
 
+  // ----- Japan time (the API answers UTC; a time without an offset is UTC too) -----
+  const JST_MS = 9 * 3600 * 1000;
+  function instant(iso) {
+    if (!iso) return NaN;
+    const text = String(iso);
+    return Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(text) || text.length <= 10 ? text : text + "Z");
+  }
+  // "2025/04/01 09:30" in Japan time (with the seconds when `seconds`), or "—".
+  function jst(iso, seconds) {
+    const ms = instant(iso);
+    if (isNaN(ms)) return "—";
+    const j = new Date(ms + JST_MS).toISOString();
+    return j.slice(0, 4) + "/" + j.slice(5, 7) + "/" + j.slice(8, 10) + " " + j.slice(11, seconds ? 19 : 16);
+  }
+  // "2025/04/01" in Japan time, or "—".
+  function jstDate(iso) {
+    const ms = instant(iso);
+    if (isNaN(ms)) return "—";
+    const j = new Date(ms + JST_MS).toISOString();
+    return j.slice(0, 4) + "/" + j.slice(5, 7) + "/" + j.slice(8, 10);
+  }
+
+  // A same-site path to go back to after sign-in ("/lots/3"), or "" for anything else.
+  function safeNext(value) {
+    const text = String(value || "");
+    return /^\/(?![\/\\])[\w\-./?=&%#]*$/.test(text) ? text : "";
+  }
+
   window.Furusato.prefectures = { ja: PREFECTURES_JA, en: PREFECTURES_EN, name: prefectureName };
   window.Furusato.util = {
     yen: yen,
@@ -134,5 +162,7 @@
     session: session,
     fragmentToken: fragmentToken,
     shownStatus: shownStatus,
+    time: { ms: instant, jst: jst, date: jstDate },
+    safeNext: safeNext,
   };
 })();

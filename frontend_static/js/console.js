@@ -17,6 +17,8 @@
     { page: "drops", key: "nav.drops", roles: ["owner", "editor"] },
     { page: "campaigns", key: "nav.campaigns", roles: ["owner", "editor", "analyst"] },
     { page: "orders", key: "nav.orders", roles: ["owner", "editor", "analyst"] },
+    { page: "parks", key: "nav.parks", roles: STAFF_ROLES },
+    { page: "names", key: "nav.names", roles: ["owner", "editor", "moderator"] },
     { page: "members", key: "nav.members", roles: ["owner"] },
     { page: "audit", key: "nav.audit", roles: ["owner", "analyst"] },
     { page: "settings", key: "nav.settings", roles: ["owner"] },
@@ -31,6 +33,9 @@
     "campaign_not_found", "code_taken", "invalid_code", "poster_unavailable",
     "order_not_found", "not_refundable", "refund_unsupported", "refund_refused",
     "payment_provider_unavailable", "payload_too_large",
+    "park_not_found", "lot_not_found", "lot_not_unsold", "not_unsold", "lot_has_bids", "contracts_not_ready",
+    "sign_unavailable", "proposal_not_found", "proposal_not_pending", "reason_not_found", "reason_inactive",
+    "reason_code_taken", "name_invalid",
   ];
 
   let state = { me: null, town: null };
@@ -364,6 +369,45 @@
     }
   }
 
+  // A photo file → {dataUrl} (a JPEG, PNG or WebP data: URL of at most `maxBytes`), made
+  // smaller in the browser when it is too large; or {error: key} when it is not a photo.
+  const PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
+  function readPhoto(file, maxBytes) {
+    const limit = maxBytes || 300 * 1024;
+    return new Promise(function (resolve) {
+      if (!file || PHOTO_TYPES.indexOf(file.type) < 0) return resolve({ error: "v.photo_type" });
+      const reader = new FileReader();
+      reader.onerror = function () { resolve({ error: "v.photo_type" }); };
+      reader.onload = function () {
+        const original = String(reader.result);
+        const image = new Image();
+        image.onerror = function () { resolve({ error: "v.photo_type" }); };
+        image.onload = function () {
+          const longest = Math.max(image.naturalWidth, image.naturalHeight);
+          if (file.size <= limit && longest <= 1600) return resolve({ dataUrl: original });
+          // Too large: draw it at most 1600 px wide or high, as JPEG, lowering the quality
+          // (then the size) until it fits.
+          let scale = Math.min(1, 1600 / longest);
+          for (let round = 0; round < 8; round++) {
+            const canvas = document.createElement("canvas");
+            canvas.width = Math.max(1, Math.round(image.naturalWidth * scale));
+            canvas.height = Math.max(1, Math.round(image.naturalHeight * scale));
+            const context = canvas.getContext("2d");
+            context.fillStyle = "#fff";
+            context.fillRect(0, 0, canvas.width, canvas.height);
+            context.drawImage(image, 0, 0, canvas.width, canvas.height);
+            const url = canvas.toDataURL("image/jpeg", round < 3 ? 0.85 - round * 0.15 : 0.6);
+            if (Math.floor((url.length - url.indexOf(",") - 1) * 3 / 4) <= limit) return resolve({ dataUrl: url });
+            if (round >= 2) scale *= 0.75;
+          }
+          resolve({ error: "v.photo_size" });
+        };
+        image.src = original;
+      };
+      reader.readAsDataURL(file);
+    });
+  }
+
   function statusBadge(kind, status) {
     return make("span", { className: "badge badge-" + status, text: t(kind + "." + status) });
   }
@@ -386,6 +430,7 @@
     fieldMessage: fieldMessage,
     confirm: confirmDialog,
     statusBadge: statusBadge,
+    readPhoto: readPhoto,
     dropOptions: dropOptions,
     dropTitle: dropTitle,
     townName: townName,

@@ -6,7 +6,22 @@
 "use strict";
 (function () {
   const messages = {
+    // Texts several pages build (the naming pages and the town page): the lot's status.
+    ja: {
+      "lotstatus.scheduled": "開始前",
+      "lotstatus.open": "入札受付中",
+      "lotstatus.ended": "入札締め切り",
+      "lotstatus.awaiting_payment": "落札・支払い待ち",
+      "lotstatus.awarded": "落札済み",
+      "lotstatus.unsold": "落札なし",
+    },
     en: {
+      "lotstatus.scheduled": "Not started",
+      "lotstatus.open": "Open for bids",
+      "lotstatus.ended": "Bidding closed",
+      "lotstatus.awaiting_payment": "Won, awaiting payment",
+      "lotstatus.awarded": "Won",
+      "lotstatus.unsold": "Not sold",
       "page.title": "Digital resident card | Furusato",
       "brand": "Furusato",
       "hero.eyebrow": "A digital resident card that builds relationships with a town",
@@ -19,7 +34,7 @@
       "features.benefit.title": "Town benefits",
       "features.benefit.body": "Show your card's QR code at shops and facilities to receive residents' benefits.",
       "features.vote.title": "Take part in the town",
-      "features.vote.body": "As a digital resident, vote on town questions and help name a park.",
+      "features.vote.body": "Bid in the auction of a town park's naming right with just an email address. Win it, and you propose the park's name for the term.",
       "footer.note": "Furusato — open-source software for towns to run digital resident cards and park naming rights themselves",
     },
   };

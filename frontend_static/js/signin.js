@@ -1,12 +1,18 @@
 // Sign-in by emailed link. Without a fragment: ask for the email and POST /holders/sign-in.
 // Opened from the email (signin.html#token=…): POST /holders/session, keep the session, go to
-// card.html.
+// card.html — or back to the page the sign-in started from: `next` (a same-site path such as
+// /lots/3) in the link's fragment or query. Opened as signin.html?next=/lots/3 the request
+// carries `next` (the mailed link returns there), and with &create=1 also `create_account`
+// (a bidder who has no card yet gets an account).
 "use strict";
 (function () {
   const F = window.Furusato;
   const t = function (key, vars) { return F.i18n.t(key, vars); };
   let shown = null; // {key, tone} of the message on screen
   let fieldError = null;
+  const params = new URLSearchParams(location.search);
+  const next = F.util.safeNext(params.get("next"));
+  const create = !!next && params.get("create") === "1";
 
   F.i18n.define({
     ja: {
@@ -16,6 +22,7 @@
       "signin.email.invalid": "メールアドレスを正しく入力してください（例: taro@example.jp）。",
       "signin.sending": "送信中です…",
       "signin.failed": "送信できませんでした。時間をおいて、もう一度お試しください。",
+      "signin.lead.create": "メールアドレスを入力してください。ログイン用のリンクをお送りします。はじめての方は、このメールアドレスで登録されます。パスワードは不要です。",
     },
     en: {
       "signin.pagetitle": "Sign in to My cards | Furusato",
@@ -29,12 +36,17 @@
       "signin.email.invalid": "Please enter a valid email address (e.g. taro@example.com).",
       "signin.sending": "Sending…",
       "signin.failed": "We could not send the email. Please try again later.",
+      "signin.lead.create": "Enter your email address. We will send you a sign-in link; if you are new, this address becomes your account. No password needed.",
     },
   });
 
   function el(id) { return document.getElementById(id); }
 
   function render() {
+    if (create) {
+      const lead = document.querySelector("[data-i18n='signin.lead']");
+      if (lead) lead.textContent = t("signin.lead.create"); // after i18n.js set the page's own
+    }
     const message = el("signin-message");
     message.hidden = !shown;
     message.textContent = shown ? t(shown.key) : "";
@@ -66,7 +78,10 @@
     }
     el("signin-submit").disabled = true;
     show("signin.sending");
-    const result = await F.util.api("POST", "/api/v1/holders/sign-in", { json: { email: email } });
+    const body = { email: email };
+    if (next) body.next = next;
+    if (create) body.create_account = true;
+    const result = await F.util.api("POST", "/api/v1/holders/sign-in", { json: body });
     el("signin-submit").disabled = false;
     if (result.ok) return show("signin.sent", "success");
     if (result.status === 422) {
@@ -76,13 +91,13 @@
     show(result.network ? "common.network" : result.status >= 500 ? "common.server" : "signin.failed", "error");
   }
 
-  async function exchange(secret) {
+  async function exchange(secret, back) {
     el("signin-form").hidden = true;
     show("signin.checking");
     const result = await F.util.api("POST", "/api/v1/holders/session", { json: { token: secret } });
     if (result.ok && result.body && result.body.session_token) {
       F.util.session(result.body);
-      location.replace("/card.html");
+      location.replace(back || "/card.html");
       return;
     }
     el("signin-form").hidden = false;
@@ -91,6 +106,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     F.i18n.onChange(render);
+    render();
     el("signin-form").addEventListener("submit", send);
     fromLink();
   });
@@ -100,7 +116,9 @@
   function fromLink() {
     const secret = F.util.fragmentToken();
     if (!secret) return;
+    const fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
+    const back = F.util.safeNext(fragment.get("next")) || next;
     history.replaceState(null, "", location.pathname + location.search); // the link works once
-    exchange(secret);
+    exchange(secret, back);
   }
 })();

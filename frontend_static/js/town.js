@@ -1,20 +1,30 @@
 // Fills the town page from GET /api/v1/municipalities (?town=slug picks one town) and lists
-// the town's drops from GET /api/v1/drops?municipality=slug. A campaign code (?c=) is carried
-// through to the drop pages.
+// the town's drops from GET /api/v1/drops?municipality=slug and its parks (their naming
+// rights) from GET /api/v1/parks?municipality=slug. A campaign code (?c=) is carried through
+// to the drop pages.
 "use strict";
 (function () {
   const F = window.Furusato;
   let town = null;
   let drops = [];
+  let parks = [];
 
   F.i18n.define({
     ja: {
       "drops.remaining": "残り {remaining} / {supply} 枚",
+      "parks.auction": "命名権のオークションあり",
+      "parks.named": "命名権: {holder}",
+      "parks.default": "本来の名前: {name}",
     },
     en: {
       "drops.heading": "Digital resident cards on sale",
       "drops.empty": "No cards are on sale right now.",
       "drops.remaining": "{remaining} of {supply} left",
+      "parks.heading": "Park naming rights",
+      "parks.lead": "The right to name a town park for a term. The winner of the auction proposes a name, and the town checks it.",
+      "parks.auction": "Naming rights auction",
+      "parks.named": "Right held by {holder}",
+      "parks.default": "Default name: {name}",
     },
   });
 
@@ -57,6 +67,44 @@
     document.getElementById("drops-empty").hidden = drops.length > 0;
   }
 
+  function renderParks(lang) {
+    const list = document.getElementById("park-list");
+    const en = lang === "en";
+    list.replaceChildren();
+    parks.forEach(function (park) {
+      const link = document.createElement("a");
+      link.className = "park-card";
+      link.href = "/parks/" + encodeURIComponent(park.id);
+      const name = document.createElement("span");
+      name.className = "park-card-name";
+      const renamed = park.current_name && park.current_name !== park.default_name;
+      name.textContent = en && !renamed ? park.name_en || park.default_name : park.current_name || park.default_name;
+      link.append(name);
+      if (renamed) {
+        const original = document.createElement("span");
+        original.className = "muted";
+        original.textContent = F.i18n.t("parks.default", { name: park.default_name });
+        link.append(original);
+      }
+      if (park.auction_lot_id) {
+        const badge = document.createElement("span");
+        badge.className = "badge badge-lot-open";
+        badge.textContent = F.i18n.t("parks.auction");
+        link.prepend(badge);
+      }
+      if (park.holder) {
+        const holder = document.createElement("span");
+        holder.className = "muted";
+        holder.textContent = F.i18n.t("parks.named", { holder: en ? park.holder.replace(/^保有者\s*/, "Holder ") : park.holder });
+        link.append(holder);
+      }
+      const item = document.createElement("li");
+      item.append(link);
+      list.append(item);
+    });
+    document.getElementById("parks-section").hidden = parks.length === 0;
+  }
+
   function render(lang) {
     if (!town) return;
     const en = lang === "en";
@@ -65,6 +113,7 @@
     document.getElementById("town-description").textContent = en ? town.description_en : town.description_ja;
     document.title = en ? town.name_en + " digital resident card | Furusato" : town.name_ja + "のデジタル住民票 | ふるさと";
     renderDrops(lang);
+    renderParks(lang);
   }
 
   // The town's look, set in the console's settings: its colour becomes the page's accent,
@@ -92,6 +141,8 @@
     F.i18n.setJapanese(document.getElementById("town-description"), town.description_ja);
     const found = await F.util.api("GET", "/api/v1/drops?limit=100&municipality=" + encodeURIComponent(town.slug));
     drops = found.ok ? found.body.items : [];
+    const named = await F.util.api("GET", "/api/v1/parks?limit=100&municipality=" + encodeURIComponent(town.slug));
+    parks = named.ok && named.body && Array.isArray(named.body.items) ? named.body.items : [];
     render(F.i18n.current());
     document.body.dataset.town = town.slug;
   }

@@ -39,7 +39,8 @@ INVITE_LINK = re.compile(r"(https?://\S+/console/invite\.html#token=\S+)")
 #: What an i18n key looks like if a string is missing ("wizard.next", "cerr.forbidden").
 KEY_PREFIXES = (
     "nav cerr wizard step f v col task drops home orders order refund campaigns members audit settings signin "
-    "invite role dstatus ostatus pstatus filter common console target action pay"
+    "invite role dstatus ostatus pstatus filter common console target action pay "
+    "parks cpark names lstatus coffer pstate cchain cpay"
 )
 RAW_KEY = re.compile(rf"\b(?:{'|'.join(KEY_PREFIXES.split())})\.[a-z_]+(?:\.[a-z_]+)*\b")
 
@@ -360,6 +361,9 @@ def _english_pages(page: Page, server: Any, drop_id: int, order_id: str) -> None
         "members.html",
         "audit.html",
         "settings.html",
+        "parks.html",
+        "park.html?id=1",
+        "names.html",
     ):
         page.goto(f"{server.url}/console/{path}&town=hoshikawa" if "?" in path else f"{server.url}/console/{path}")
         expect(page.locator("#console-nav")).to_contain_text("Orders")
