@@ -11,13 +11,17 @@
    on it as anyone would: a separate, isolated Python process (`python -I`), chain checks on,
    from the first byte fetched to its last ✓.
 
-Prints seconds for each and the targets (draw ≤ 10 s, verification ≤ 30 s), and exits 1 if
-one is missed.
+Baselines in the same run: for the draw, one SHA-256 per entry id and one sort of the
+digests (the least any ranking by hash must do); for the verifier, a plain isolated Python
+that only fetches and parses the same two JSON documents. Prints seconds for each, the
+ratio to its baseline and the targets (draw ≤ 10 s, verification ≤ 30 s); exits 1 if one is
+missed.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -51,6 +55,13 @@ def main() -> int:
     server_seed = rng.randbytes(32).hex()
     block_hash = "0x" + rng.randbytes(32).hex()
 
+    wall = time.perf_counter()
+    digests = [hashlib.sha256(e.entry_id.encode("ascii")).digest() for e in entries]
+    digests.sort()
+    draw_baseline = time.perf_counter() - wall
+    del digests
+    print(f"baseline: one SHA-256 per entry and one sort of the digests: {draw_baseline:.2f} s")
+
     draws: list[tuple[float, float]] = []
     result = None
     for _ in range(args.repeat):
@@ -60,7 +71,8 @@ def main() -> int:
     assert result is not None
     best, worst = min(draws), max(draws)
     print(
-        f"draw: {best[0]:.2f} s best, {worst[0]:.2f} s worst of {args.repeat} (CPU {best[1]:.2f} s); "
+        f"draw: {best[0]:.2f} s best ({best[0] / draw_baseline:.1f}× baseline), {worst[0]:.2f} s worst of "
+        f"{args.repeat} (CPU {best[1]:.2f} s); "
         f"{len(result.winners)} winners, {len(result.waitlist):,} waitlisted"
     )
 
@@ -85,6 +97,16 @@ def main() -> int:
     del result, settlement
 
     with town:
+        fetch_only = (
+            "import json, sys, urllib.request\n"
+            "for url in sys.argv[1:]:\n"
+            "    json.loads(urllib.request.urlopen(url, timeout=600).read())\n"
+        )
+        base = f"{town.url}/api/v1/drops/{DROP_ID}/lottery"
+        wall = time.perf_counter()
+        subprocess.run([sys.executable, "-I", "-c", fetch_only, base, base + "/entries"], check=True)
+        fetch_baseline = time.perf_counter() - wall
+        print(f"baseline: fetch and parse the record and the list in a plain Python: {fetch_baseline:.2f} s")
         command = [sys.executable, "-I", str(REPO_ROOT / "scripts" / "verify_lottery.py"), town.url, str(DROP_ID)]
         command += ["--rpc", town.rpc_url]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -98,8 +120,8 @@ def main() -> int:
         print(f"verifier failed with exit {verified.returncode}: {verified.stderr}")
         return 1
     print(
-        f"verify: {verify_seconds:.2f} s (CPU {verify_cpu:.2f} s, peak memory {after.ru_maxrss / 1024:.0f} MiB), "
-        "HTTP fetch and JSON included"
+        f"verify: {verify_seconds:.2f} s ({verify_seconds / fetch_baseline:.1f}× baseline; CPU {verify_cpu:.2f} s, "
+        f"peak memory {after.ru_maxrss / 1024:.0f} MiB), HTTP fetch and JSON included"
     )
 
     draw_ok = best[0] <= DRAW_TARGET
@@ -108,10 +130,12 @@ def main() -> int:
         json.dumps(
             {
                 "entries": args.entries,
+                "draw_baseline_s": round(draw_baseline, 2),
                 "draw_s_best": round(best[0], 2),
                 "draw_s_worst": round(worst[0], 2),
                 "draw_cpu_s": round(best[1], 2),
                 "promotion_round_s": round(round_seconds, 3),
+                "fetch_baseline_s": round(fetch_baseline, 2),
                 "verify_s": round(verify_seconds, 2),
                 "verify_cpu_s": round(verify_cpu, 2),
                 "load_average": [round(x, 2) for x in os.getloadavg()],
