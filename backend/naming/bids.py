@@ -7,8 +7,9 @@ of the lot's row (it changes nothing), which takes the database's write lock bef
 is read (and, in this process, queues the writer on `backend.core.sqlite_writes`'s lock).
 
 In order, under the lock:
-1. the lot exists (else 404 `lot_not_found`), and the holder is a registered bidder of it
-   (409 `not_registered`);
+1. the lot exists (else 404 `lot_not_found`); the holder's rate limit is not spent (429
+   `rate_limited`, counted in this same transaction); the holder is a registered bidder of
+   the lot (409 `not_registered`);
 2. the bidder already placed a bid with this Idempotency-Key: the same amount is a replay (the
    same bid is answered again, even after the close), another amount 409 `idempotency_key_reused`;
 3. the bidder's payment method is ready (409 `payment_pending`: a card still being saved);
@@ -23,11 +24,13 @@ change in the same transaction. Raising one's own highest bid is allowed, as on 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.core import ratelimit
 from backend.holders.models import Holder
 from backend.naming import bid_log, rules
 from backend.naming.models import Bid, Lot, LotBidder
@@ -39,12 +42,21 @@ MAX_BID_JPY = 1_000_000_000
 class BidRefused(Exception):
     """A bid the auction does not take: HTTP status, stable code, message (Japanese first)."""
 
-    def __init__(self, status: int, code: str, message: str, minimum_bid_jpy: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        minimum_bid_jpy: int | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.minimum_bid_jpy = minimum_bid_jpy
+        #: With 429: seconds until the holder's window ends.
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -93,12 +105,32 @@ def _check_open(lot: Lot, now: int) -> None:
         raise BidRefused(409, "auction_not_started", "入札はまだ始まっていません。 / Bidding has not started yet.")
 
 
-def place_in(session: Session, lot_id: int, holder_id: int, amount_jpy: int, key: str, now: int) -> Placed:
+def place_in(
+    session: Session,
+    lot_id: int,
+    holder_id: int,
+    amount_jpy: int,
+    key: str,
+    now: int,
+    limit: tuple[str, int, int] | None = None,
+) -> Placed:
     """Judge and (if accepted) record one bid in `session`'s transaction; the caller commits.
-    Raises `BidRefused` for every refusal (roll back then)."""
+
+    Raises `BidRefused` for every refusal, before it writes anything but the rate counter: so
+    the caller commits then too, and the refused bid still counts. `limit` (key, count,
+    window seconds) is counted in this transaction, after the lock (429 `rate_limited` once
+    spent): one write transaction per bid, not two (on SQLite both would queue on the same
+    database lock, and each commit is a sync to disk)."""
     lot = _lock_lot(session, lot_id)
     if lot is None:
         raise BidRefused(404, "lot_not_found", "この入札はありません。 / No such auction.")
+    if limit is not None and not ratelimit.hit(session, *limit, now=time.time()):
+        raise BidRefused(
+            429,
+            "rate_limited",
+            "入札が続いています。数秒待ってからもう一度どうぞ。 / Many bids in a row: wait a few seconds.",
+            retry_after=ratelimit.retry_after(limit[2]),
+        )
     bidder = session.scalar(select(LotBidder).where(LotBidder.lot_id == lot_id, LotBidder.holder_id == holder_id))
     if bidder is None:
         raise BidRefused(
@@ -180,12 +212,12 @@ def place_in(session: Session, lot_id: int, holder_id: int, amount_jpy: int, key
 def place_bid(
     sessions: sessionmaker[Session], lot_id: int, holder_id: int, amount_jpy: int, key: str, now: int
 ) -> Placed:
-    """`place_in` in a transaction of its own, committed when accepted."""
+    """`place_in` in a transaction of its own, committed."""
     with sessions() as session:
         try:
             placed = place_in(session, lot_id, holder_id, amount_jpy, key, now)
         except BidRefused:
-            session.rollback()
+            session.commit()
             raise
         session.commit()
         return placed

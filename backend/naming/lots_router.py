@@ -19,11 +19,11 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from backend.core import mail, ratelimit
+from backend.core import mail
 from backend.core.config import Settings
 from backend.core.deps import RuntimeDep
 from backend.core.errors import ApiError, ErrorDetail, error_body, error_responses
@@ -32,14 +32,14 @@ from backend.holders.deps import SignedInHolder
 from backend.naming import bid_log, bids, rules
 from backend.naming.lot_view import LotPublic, lot_public, read_lot, status_of
 from backend.naming.models import Lot, Park
-from backend.naming.stream import LotStreams, streams_of
+from backend.naming.stream import EventStream, LotStreams, streams_of
 from backend.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/lots", tags=["naming"])
 log = logging.getLogger("furusato.naming.bids")
 
 #: Bids one holder may place per window (count, seconds), on all lots together.
-BIDS_PER_HOLDER = (30, 10)
+BIDS_PER_HOLDER = (20, 10)
 #: The statuses in which the bid log stays unpublished.
 LOG_HIDDEN = ("scheduled", "open")
 
@@ -100,11 +100,18 @@ class BidRefusal(BaseModel):
     error: BidRefusalDetail
 
 
-class EventStream(StreamingResponse):
-    media_type = "text/event-stream"
-
-
 # ── helpers ─────────────────────────────────────────────────────────────────
+
+
+def _json_errors(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """`responses` whose refusals are JSON on a route whose own answer is not (the stream)."""
+    return {
+        status: {
+            "description": answer["description"],
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{answer['model'].__name__}"}}},
+        }
+        for status, answer in responses.items()
+    }
 
 
 def _not_found() -> ApiError:
@@ -152,6 +159,7 @@ def get_lot(lot_id: LotId, runtime: RuntimeDep, now: Now) -> LotPublic:
 
 @router.get(
     "/{lot_id}/events",
+    status_code=200,
     response_class=EventStream,
     responses={
         200: {
@@ -161,7 +169,7 @@ def get_lot(lot_id: LotId, runtime: RuntimeDep, now: Now) -> LotPublic:
             ),
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
-        **error_responses(404, 503, codes={404: "lot_not_found", 503: "stream_busy: too many streams open here"}),
+        **_json_errors(error_responses(404, 503, codes={404: "lot_not_found", 503: "stream_busy: too many open here"})),
     },
 )
 async def lot_events(lot_id: LotId, runtime: RuntimeDep, streams: StreamsDep) -> EventStream:
@@ -171,7 +179,7 @@ async def lot_events(lot_id: LotId, runtime: RuntimeDep, streams: StreamsDep) ->
         raise _not_found()
     if streams.full():
         raise ApiError(503, "stream_busy", "ただいま混み合っています。 / Too many live views open; try again shortly.")
-    return EventStream(streams.events(lot_id), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return EventStream(streams, lot_id, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 def _exists(runtime: Runtime, lot_id: int) -> bool:
@@ -211,25 +219,21 @@ def place_bid(
     now: Now,
 ) -> Any:
     """Bid in whole yen, at least `minimum_bid_jpy`; a bid in the soft-close window extends the end."""
-    key, limit, window = f"naming-bids:holder:{holder.id}", *BIDS_PER_HOLDER
-    if ratelimit.first_spent(runtime.sessions, (key, limit, window)) is not None:
-        raise ApiError(
-            429,
-            "rate_limited",
-            "入札が続いています。数秒待ってからもう一度どうぞ。 / Many bids in a row: wait a few seconds.",
-            headers={"Retry-After": str(ratelimit.retry_after(window))},
-        )
+    limit = (f"naming-bids:holder:{holder.id}", *BIDS_PER_HOLDER)
     with runtime.sessions() as session:
         try:
-            placed = bids.place_in(session, lot_id, holder.id, body.amount_jpy, idempotency_key, now)
+            placed = bids.place_in(session, lot_id, holder.id, body.amount_jpy, idempotency_key, now, limit)
         except bids.BidRefused as refused:
-            session.rollback()
+            session.commit()  # only the rate counter was written: the refused bid counts
             if refused.status == 404:
                 raise _not_found() from None
             detail: dict[str, Any] = error_body(refused.code, refused.message)
+            headers = None
             if refused.minimum_bid_jpy is not None:
                 detail["error"]["minimum_bid_jpy"] = refused.minimum_bid_jpy
-            return JSONResponse(detail, status_code=refused.status)
+            if refused.retry_after is not None:
+                headers = {"Retry-After": str(refused.retry_after)}
+            return JSONResponse(detail, status_code=refused.status, headers=headers)
         session.commit()
         lot = session.get(Lot, lot_id)
         assert lot is not None
@@ -247,8 +251,8 @@ def place_bid(
         ),
         lot=public,
     )
-    headers = {"Idempotent-Replayed": "true"} if placed.replayed else None
-    return JSONResponse(answer.model_dump(mode="json"), status_code=201, headers=headers, background=background)
+    replayed = {"Idempotent-Replayed": "true"} if placed.replayed else None
+    return JSONResponse(answer.model_dump(mode="json"), status_code=201, headers=replayed, background=background)
 
 
 @router.get(

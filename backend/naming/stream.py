@@ -16,9 +16,11 @@ One broadcaster per lot per process (an asyncio task) reads the lot for all of i
   or a settle job's change, reaches the watchers within that;
 - a bid taken by this process pokes it at once (`LotStreams.poke`, from any thread);
 - on a change it builds the JSON once, encodes it once and hands the same bytes to every
-  watcher. Each watcher holds only the latest event: one that is slow to read skips the
-  snapshots it missed and gets the newest (the lot JSON is the whole state, so nothing is
-  lost), so memory stays one reference per watcher however slow the client;
+  watcher; bids closer together than `MIN_EVENT_INTERVAL` share one event, so the cost of
+  the fan-out follows the event rate (≤ 10/s), not the bid rate;
+- each watcher holds only the latest event: one that is slow to read skips the snapshots it
+  missed and gets the newest (the lot JSON is the whole state, so nothing is lost), so memory
+  stays one reference per watcher however slow the client;
 - it stops when its last watcher leaves, and starts again with the next.
 
 Database reads run in worker threads of the broadcasters' own small pool (`DB_THREADS`), so a
@@ -34,13 +36,15 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 from anyio import to_thread
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from backend.naming import rules
 from backend.naming.lot_view import lot_public
@@ -49,6 +53,8 @@ from backend.naming.models import Lot
 log = logging.getLogger("furusato.naming.stream")
 
 POLL_SECONDS = 0.1
+#: The least time between two events of a lot: bids closer together share an event.
+MIN_EVENT_INTERVAL = 0.1
 HEARTBEAT_SECONDS = 15.0
 #: How long one stream lasts before the server ends it (the browser reconnects).
 MAX_STREAM_SECONDS = 1800.0
@@ -60,6 +66,8 @@ RETRY_MS = 3000
 DB_THREADS = 4
 #: After a failed read, wait this long before the next.
 ERROR_BACKOFF_SECONDS = 1.0
+
+KEEP_ALIVE = b": keep-alive\n\n"
 
 #: What the poll compares.
 Key = tuple[Any, ...]
@@ -102,15 +110,27 @@ def encode(event_id: int, data: str) -> bytes:
 class Watcher:
     """One open stream: the latest event not yet sent to it, and a flag that one is waiting."""
 
-    __slots__ = ("data", "ready")
+    __slots__ = ("data", "expired", "ready")
 
     def __init__(self) -> None:
         self.data = b""
         self.ready = asyncio.Event()
+        self.expired = False
+
+    def expire(self) -> None:
+        """The stream's time is up: wake it to end."""
+        self.expired = True
+        self.ready.set()
 
     def offer(self, data: bytes) -> None:
-        self.data = data  # a stale one not yet sent is simply replaced
-        self.ready.set()
+        if not self.expired:
+            self.data = data  # a stale one not yet sent is simply replaced
+            self.ready.set()
+
+    def nudge(self) -> None:
+        """A keep-alive, unless an event is waiting to be sent (that does as well)."""
+        if not self.ready.is_set() and not self.expired:
+            self.offer(KEEP_ALIVE)
 
 
 class Broadcaster:
@@ -133,13 +153,23 @@ class Broadcaster:
             self.task = asyncio.get_running_loop().create_task(self.run(), name=f"lot-{self.lot_id}-broadcaster")
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        published = -self.streams.min_interval
+        spoke = loop.time()  # the last event or keep-alive sent to every watcher
         poked = True  # the first round builds the event at once
         while self.watchers:
+            if poked:
+                # Bids coming faster than this make one event: the fan-out's cost is bounded
+                # by the event rate, not the bid rate.
+                if (wait := published + self.streams.min_interval - loop.time()) > 0:
+                    await asyncio.sleep(wait)
+                self.wake.clear()  # every poke until now is in the build below
             try:
                 if poked or await self.streams.read(self.streams.poll, self.lot_id) != self.key:
                     built = await self.streams.read(self.streams.build, self.lot_id)
                     if built is not None and built[0] != self.key:
                         self.key, self.snapshot = built
+                        published = spoke = loop.time()
                         for watcher in self.watchers:
                             watcher.offer(built[1])
             except Exception:  # the database is away: keep the watchers, try again shortly
@@ -152,7 +182,11 @@ class Broadcaster:
                 poked = False
             else:
                 poked = True
-            self.wake.clear()
+            if loop.time() - spoke >= self.streams.heartbeat_seconds:
+                # One timer here rather than one per watcher.
+                spoke = loop.time()
+                for watcher in self.watchers:
+                    watcher.nudge()
 
 
 class LotStreams:
@@ -164,17 +198,20 @@ class LotStreams:
         sessions: sessionmaker[Session],
         *,
         clock: Callable[[], int] = unix_now,
-        poll_seconds: float = POLL_SECONDS,
-        heartbeat_seconds: float = HEARTBEAT_SECONDS,
-        max_seconds: float = MAX_STREAM_SECONDS,
-        max_subscribers: int = MAX_SUBSCRIBERS,
+        poll_seconds: float | None = None,
+        heartbeat_seconds: float | None = None,
+        max_seconds: float | None = None,
+        max_subscribers: int | None = None,
+        min_interval: float | None = None,
     ) -> None:
+        """Unset options take the module's constants as they are now (a test may patch them)."""
         self.sessions = sessions
         self.clock = clock
-        self.poll_seconds = poll_seconds
-        self.heartbeat_seconds = heartbeat_seconds
-        self.max_seconds = max_seconds
-        self.max_subscribers = max_subscribers
+        self.poll_seconds = POLL_SECONDS if poll_seconds is None else poll_seconds
+        self.heartbeat_seconds = HEARTBEAT_SECONDS if heartbeat_seconds is None else heartbeat_seconds
+        self.max_seconds = MAX_STREAM_SECONDS if max_seconds is None else max_seconds
+        self.max_subscribers = MAX_SUBSCRIBERS if max_subscribers is None else max_subscribers
+        self.min_interval = MIN_EVENT_INTERVAL if min_interval is None else min_interval
         self.broadcasters: dict[int, Broadcaster] = {}
         self.watching = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -223,8 +260,9 @@ class LotStreams:
     def full(self) -> bool:
         return self.watching >= self.max_subscribers
 
-    async def events(self, lot_id: int) -> AsyncIterator[bytes]:
-        """The stream of one watcher of `lot_id`, until `max_seconds` or the client leaves."""
+    async def serve(self, lot_id: int, send: Send) -> None:
+        """Send one watcher's stream of `lot_id` (after the response start) until
+        `max_seconds`; the caller cancels it when the client leaves."""
         loop = asyncio.get_running_loop()
         self._loop = loop
         watcher = Watcher()
@@ -234,18 +272,17 @@ class LotStreams:
         broadcaster.join(watcher)
         self.watching += 1
         try:
-            yield f"retry: {RETRY_MS}\n\n".encode()
-            ends = loop.time() + self.max_seconds
-            while (left := ends - loop.time()) > 0:
-                try:
-                    async with asyncio.timeout(min(self.heartbeat_seconds, left)):
-                        await watcher.ready.wait()
-                except TimeoutError:
-                    if ends - loop.time() > 0:
-                        yield b": keep-alive\n\n"
-                    continue
-                watcher.ready.clear()
-                yield watcher.data
+            await send({"type": "http.response.body", "body": f"retry: {RETRY_MS}\n\n".encode(), "more_body": True})
+            expiry = loop.call_later(self.max_seconds, watcher.expire)
+            try:
+                while True:
+                    await watcher.ready.wait()
+                    if watcher.expired:
+                        break
+                    watcher.ready.clear()
+                    await send({"type": "http.response.body", "body": watcher.data, "more_body": True})
+            finally:
+                expiry.cancel()
         finally:
             self.watching -= 1
             broadcaster.watchers.discard(watcher)
@@ -254,6 +291,38 @@ class LotStreams:
                     broadcaster.task.cancel()
                 if self.broadcasters.get(lot_id) is broadcaster:
                     del self.broadcasters[lot_id]
+
+
+class EventStream(Response):
+    """The response of `GET /api/v1/lots/{id}/events`: `LotStreams.serve` straight on the ASGI
+    `send` (no generator between), stopped as soon as the client disconnects."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, streams: LotStreams, lot_id: int, headers: dict[str, str] | None = None) -> None:
+        self.streams = streams
+        self.lot_id = lot_id
+        self.status_code = 200
+        self.background = None
+        self.init_headers(headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        serving = asyncio.ensure_future(self.streams.serve(self.lot_id, send))
+        listening = asyncio.ensure_future(_disconnect(receive))
+        try:
+            await asyncio.wait((serving, listening), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (serving, listening):
+                task.cancel()
+            await asyncio.gather(serving, listening, return_exceptions=True)
+        if serving.done() and not serving.cancelled() and serving.exception() is None:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 _made = threading.Lock()
