@@ -43,6 +43,10 @@ BIDS_PER_HOLDER = (20, 10)
 #: The statuses in which the bid log stays unpublished.
 LOG_HIDDEN = ("scheduled", "open")
 
+#: The client host of Starlette's TestClient and schemathesis' ASGI transport, which read a
+#: response only once it ends: they get the stream's first event, then the end.
+IN_PROCESS_CLIENT = "testclient"
+
 LotId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 IdempotencyKey = Annotated[
     str,
@@ -172,14 +176,16 @@ def get_lot(lot_id: LotId, runtime: RuntimeDep, now: Now) -> LotPublic:
         **_json_errors(error_responses(404, 503, codes={404: "lot_not_found", 503: "stream_busy: too many open here"})),
     },
 )
-async def lot_events(lot_id: LotId, runtime: RuntimeDep, streams: StreamsDep) -> EventStream:
+async def lot_events(lot_id: LotId, request: Request, runtime: RuntimeDep, streams: StreamsDep) -> EventStream:
     """The lot live: its JSON on connect and whenever it changes (a bid, an extension, the status)."""
     exists = await run_in_threadpool(_exists, runtime, lot_id)
     if not exists:
         raise _not_found()
     if streams.full():
         raise ApiError(503, "stream_busy", "ただいま混み合っています。 / Too many live views open; try again shortly.")
-    return EventStream(streams, lot_id, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    in_process = request.client is not None and request.client.host == IN_PROCESS_CLIENT
+    return EventStream(streams, lot_id, headers, once=in_process)
 
 
 def _exists(runtime: Runtime, lot_id: int) -> bool:

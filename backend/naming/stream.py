@@ -23,6 +23,10 @@ One broadcaster per lot per process (an asyncio task) reads the lot for all of i
   stays one reference per watcher however slow the client;
 - it stops when its last watcher leaves, and starts again with the next.
 
+An in-process test client (Starlette's `TestClient`, schemathesis' ASGI transport: client
+host "testclient") waits for a response to end before it hands any of it over, so it gets
+the stream's first event and then the end (`once`), not a response that never ends.
+
 Database reads run in worker threads of the broadcasters' own small pool (`DB_THREADS`), so a
 burst of bids holding the request thread pool never delays the events. A stream ends after
 `max_seconds` (EventSource reconnects by itself after `RETRY_MS`), which also lets a test
@@ -57,7 +61,7 @@ POLL_SECONDS = 0.1
 MIN_EVENT_INTERVAL = 0.1
 HEARTBEAT_SECONDS = 15.0
 #: How long one stream lasts before the server ends it (the browser reconnects).
-MAX_STREAM_SECONDS = 1800.0
+MAX_STREAM_SECONDS = 600.0
 #: Streams one process serves at once, all lots together; more are refused with a 503.
 MAX_SUBSCRIBERS = 10_000
 #: The browser's wait before it reconnects a stream that ended.
@@ -260,9 +264,10 @@ class LotStreams:
     def full(self) -> bool:
         return self.watching >= self.max_subscribers
 
-    async def serve(self, lot_id: int, send: Send) -> None:
+    async def serve(self, lot_id: int, send: Send, *, once: bool = False) -> None:
         """Send one watcher's stream of `lot_id` (after the response start) until
-        `max_seconds`; the caller cancels it when the client leaves."""
+        `max_seconds` (`once`: until its first event); the caller cancels it when the client
+        leaves."""
         loop = asyncio.get_running_loop()
         self._loop = loop
         watcher = Watcher()
@@ -281,6 +286,8 @@ class LotStreams:
                         break
                     watcher.ready.clear()
                     await send({"type": "http.response.body", "body": watcher.data, "more_body": True})
+                    if once and watcher.data is not KEEP_ALIVE:
+                        break
             finally:
                 expiry.cancel()
         finally:
@@ -299,16 +306,19 @@ class EventStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, streams: LotStreams, lot_id: int, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, streams: LotStreams, lot_id: int, headers: dict[str, str] | None = None, *, once: bool = False
+    ) -> None:
         self.streams = streams
         self.lot_id = lot_id
+        self.once = once
         self.status_code = 200
         self.background = None
         self.init_headers(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        serving = asyncio.ensure_future(self.streams.serve(self.lot_id, send))
+        serving = asyncio.ensure_future(self.streams.serve(self.lot_id, send, once=self.once))
         listening = asyncio.ensure_future(_disconnect(receive))
         try:
             await asyncio.wait((serving, listening), return_when=asyncio.FIRST_COMPLETED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -314,3 +315,18 @@ def test_the_bid_log_of_a_lot_without_bids_is_empty(client: TestClient, runtime:
         assert lot is not None
         lot.phase = "unsold"
     assert client.get(f"/api/v1/lots/{lot_id}").json()["status"] == "unsold"
+
+
+def test_an_in_process_client_gets_the_first_event_and_the_end(
+    client: TestClient, runtime: Runtime, lot_id: int
+) -> None:
+    answer = client.get(f"/api/v1/lots/{lot_id}/events")  # the TestClient reads only ended responses
+
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/event-stream")
+    head, event = answer.text.split("\n\n", 1)
+    assert head == "retry: 3000"
+    name, event_id, data = event.rstrip("\n").split("\n")
+    assert (name, event_id) == ("event: lot", "id: 0")
+    assert json.loads(data.removeprefix("data: "))["id"] == lot_id
+    assert client.get("/api/v1/lots/999999/events").json()["error"]["code"] == "lot_not_found"
