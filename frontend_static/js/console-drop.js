@@ -3,6 +3,9 @@
 // what changed) and publish (POST …/publish: 202 while the series is added on chain, then the
 // drop is re-read until it is live or the publish failed). Opened with ?id=N it edits that
 // drop; a published drop keeps its sale terms once a card is sold (the server says so too).
+// A published lottery drop also shows its lottery (GET …/drops/{id}/lottery): state, what it
+// waits for, applications by day and prefecture, where the places stand, the public record and
+// its promotions; re-read every 30 seconds.
 "use strict";
 (function () {
   const F = window.Furusato;
@@ -185,8 +188,19 @@
     el("pv-price").textContent = body.price_jpy === null ? "—" : C.yen(body.price_jpy);
     el("pv-stock").textContent = previewText("stock.value", { remaining: C.count(Math.max(0, supply - sold)), supply: C.count(supply) });
     el("pv-limit").textContent = body.per_buyer_limit ? previewText("limit.value", { limit: body.per_buyer_limit }) : "—";
-    const window_ = (body.starts_at ? C.time.format(body.starts_at) : "—") + " 〜 " + (body.ends_at ? C.time.format(body.ends_at) : previewText("until_sold_out"));
-    el("pv-window").textContent = previewText(body.sale_mode === "lottery" ? "window.lottery" : "window", { window: window_ });
+    const lottery = body.sale_mode === "lottery";
+    const until = lottery
+      ? (body.applications_close_at ? C.time.format(body.applications_close_at) : "—")
+      : (body.ends_at ? C.time.format(body.ends_at) : previewText("until_sold_out"));
+    const window_ = (body.starts_at ? C.time.format(body.starts_at) : "—") + " 〜 " + until;
+    el("pv-window").textContent = previewText(lottery ? "window.lottery" : "window", { window: window_ });
+    if (lottery) {
+      // The buyer's page of a lottery drop: its badge says lottery, and it shows the cards, not what is left.
+      el("pv-status").className = "badge badge-lottery";
+      el("pv-status").textContent = previewText("status.lottery");
+      el("pv-stock-label").textContent = previewText("supply");
+      el("pv-stock").textContent = previewText("supply.value", { supply: C.count(supply) });
+    }
     el("pv-pay").textContent = previewText("pay", {
       methods: body.payment_methods.map(function (m) { return previewText("pay." + m); }).join(" / ") || "—",
     }) + (body.soulbound ? " " + previewText("soulbound") : "");
@@ -305,6 +319,145 @@
     return true;
   }
 
+  // ----- a published lottery drop's lottery -----
+  let lotteryView = null;
+  let lotteryTimer = null;
+  let lotteryShownFor = "";
+  const LOTTERY_REFRESH_MS = 30000;
+
+  function hasLottery() { return !!drop && drop.sale_mode === "lottery" && drop.status !== "draft"; }
+
+  // The server's "日本語。 (English.)" sentence, in the console's language.
+  function oneLanguage(text) {
+    const split = /^(.*?)\s*\((.*)\)\s*$/.exec(String(text || ""));
+    if (!split) return String(text || "");
+    return F.i18n.current() === "en" ? split[2] : split[1];
+  }
+
+  async function loadLottery() {
+    clearTimeout(lotteryTimer);
+    el("lottery-panel").hidden = !hasLottery();
+    if (!hasLottery()) return;
+    el("lottery-verify").href = "/lottery.html?drop=" + encodeURIComponent(drop.id);
+    const found = await C.townApi("GET", "drops/" + drop.id + "/lottery");
+    if (found.ok) {
+      lotteryView = found.body;
+      C.say("lottery-message", "");
+    } else if (found.status === 404) {
+      lotteryView = null;
+      C.say("lottery-message", t("lot.not_yet"));
+    } else {
+      C.say("lottery-message", C.errorText(found), "error");
+    }
+    renderLottery();
+    lotteryTimer = setTimeout(loadLottery, LOTTERY_REFRESH_MS);
+  }
+
+  function table(captionKey, headKeys, rows) {
+    const head = C.make("tr", {}, headKeys.map(function (key, i) {
+      return C.make("th", { scope: "col", className: i > 0 ? "num" : "", text: t(key) });
+    }));
+    const body = rows.map(function (cells) {
+      return C.make("tr", {}, cells.map(function (cell, i) {
+        const td = C.make("td", { className: i > 0 ? "num" : "", "data-label": t(headKeys[i]) });
+        td.append.apply(td, Array.isArray(cell) ? cell : [cell]);
+        return td;
+      }));
+    });
+    return C.make("table", { className: "list" }, [
+      C.make("caption", { text: t(captionKey) }), C.make("thead", {}, [head]), C.make("tbody", {}, body),
+    ]);
+  }
+
+  function figure(labelKey, value) {
+    return C.make("div", {}, [C.make("dt", { text: t(labelKey) }), C.make("dd", { text: value })]);
+  }
+
+  function renderLottery() {
+    const box = el("lottery-body");
+    const state = el("lottery-state");
+    if (!lotteryView) {
+      box.replaceChildren();
+      state.replaceChildren();
+      return;
+    }
+    const v = lotteryView;
+    const r = v.record;
+    state.replaceChildren(C.make("span", { className: "badge badge-lottery-" + v.state, text: t("lot.state." + v.state) }));
+    const nodes = [];
+    if (v.waiting) nodes.push(C.make("p", { className: "notice", text: t("lot.waiting", { what: oneLanguage(v.waiting) }) }));
+    const ratio = r.supply ? (v.cards_asked / r.supply) : 0;
+    nodes.push(C.make("dl", { className: "figures" }, [
+      figure("lot.applications", t("lot.count", { count: C.count(v.applications) })),
+      figure("lot.cards_asked", t("lot.cards", { count: C.count(v.cards_asked) })),
+      figure("lot.supply", t("lot.cards", { count: C.count(r.supply) })),
+      figure("lot.ratio", t("lot.ratio.value", { ratio: ratio.toLocaleString("ja-JP", { maximumFractionDigits: 1 }) })),
+    ]));
+    if (v.places) {
+      nodes.push(C.make("h3", { text: t("lot.places") }));
+      nodes.push(C.make("dl", { className: "figures" }, [
+        figure("lot.places.holding", t("lot.count", { count: C.count(v.places.holding) })),
+        figure("lot.places.paid", t("lot.count", { count: C.count(v.places.paid) })),
+        figure("lot.places.lapsed", t("lot.count", { count: C.count(v.places.lapsed) })),
+        figure("lot.places.promoted", t("lot.count", { count: C.count(v.places.promoted) })),
+      ]));
+      nodes.push(C.make("p", { className: "hint", text: t("lot.places.cards", { held: C.count(v.places.cards_held), supply: C.count(r.supply) }) }));
+    }
+    if (!v.applications) {
+      nodes.push(C.make("p", { className: "empty", text: t("lot.empty") }));
+    } else {
+      const most = Math.max.apply(null, v.by_day.map(function (d) { return d.count; }).concat([1]));
+      const bar = function (n) { return C.make("span", { className: "bar", style: "width:" + Math.round(6 * n / most) + "rem", "aria-hidden": "true" }); };
+      const days = v.by_day.map(function (d) { return [d.date.replace(/-/g, "/"), [C.count(d.count), bar(d.count)]]; });
+      const lang = F.i18n.current();
+      const prefectures = v.by_prefecture.slice().sort(function (a, b) { return b.count - a.count || a.code.localeCompare(b.code); })
+        .map(function (p) {
+          const share = (100 * p.count / v.applications).toLocaleString("ja-JP", { maximumFractionDigits: 1 }) + "%";
+          return [F.prefectures.name(p.code, lang), C.count(p.count), share];
+        });
+      nodes.push(C.make("div", { className: "lottery-tables" }, [
+        table("lot.by_day", ["lot.col.date", "lot.col.count"], days),
+        table("lot.by_prefecture", ["lot.col.prefecture", "lot.col.count", "lot.col.share"], prefectures),
+      ]));
+    }
+    nodes.push(C.make("h3", { text: t("lot.record") }));
+    const later = function (key) { return C.make("span", { className: "muted", text: t(key) }); };
+    const mono = function (text) { return C.make("span", { className: "mono", text: text }); };
+    const rows = [
+      ["lot.r.algorithm", mono(r.algorithm)],
+      ["lot.r.close", C.time.format(r.applications_close_at)],
+      ["lot.r.draw", C.time.format(r.draw_at)],
+      ["lot.r.commitment", mono(r.seed_commitment)],
+      ["lot.r.list_hash", r.list_hash ? mono(r.list_hash) : later("lot.r.later.close")],
+      ["lot.r.anchor", r.anchor ? t("lot.r.anchor.value", { chain: r.anchor.chain_id, block: C.count(r.anchor.block_number) }) : later(r.list_hash ? "lot.r.later.anchor" : "lot.r.later.close")],
+    ];
+    if (r.anchor) rows.push(["lot.r.tx_hash", mono(r.anchor.tx_hash)], ["lot.r.block_hash", mono(r.anchor.block_hash)]);
+    rows.push(
+      ["lot.r.server_seed", r.server_seed ? mono(r.server_seed) : later("lot.r.later.draw")],
+      ["lot.r.final_seed", r.final_seed ? mono(r.final_seed) : later("lot.r.later.draw")],
+    );
+    if (r.winners) {
+      const cards = r.winners.reduce(function (n, w) { return n + w.quantity; }, 0);
+      rows.push(
+        ["lot.r.winners", t("lot.r.winners.value", { count: C.count(r.winners.length), cards: C.count(cards) })],
+        ["lot.r.waitlist", t("lot.count", { count: C.count((r.waitlist || []).length) })],
+      );
+    }
+    const kv = C.make("dl", { className: "kv" });
+    rows.forEach(function (row) { kv.append(C.make("dt", { text: t(row[0]) }), C.make("dd", {}, [row[1]])); });
+    nodes.push(kv);
+    nodes.push(C.make("h3", { text: t("lot.promotions") }));
+    const rounds = r.promotions || [];
+    if (!rounds.length) {
+      nodes.push(C.make("p", { className: "muted", text: t(r.winners ? "lot.no_rounds" : "lot.rounds_after_draw") }));
+    } else {
+      nodes.push(C.make("ol", {}, rounds.map(function (round) {
+        return C.make("li", { text: t("lot.round", { at: C.time.format(round.at), lapsed: C.count(round.lapsed.length), promoted: C.count(round.promoted.length) }) });
+      })));
+    }
+    box.replaceChildren.apply(box, nodes);
+  }
+
   function loaded(found) {
     drop = found;
     el("wizard-heading").textContent = t(drop.status === "draft" ? "wizard.heading.draft" : "wizard.heading.edit");
@@ -313,6 +466,11 @@
     renderStatus();
     go(step, true);
     renderPreview();
+    // Read the lottery when the drop is first shown and whenever its state moves.
+    if (lotteryShownFor !== drop.id + ":" + drop.status) {
+      lotteryShownFor = drop.id + ":" + drop.status;
+      loadLottery();
+    }
   }
 
   function renderStatus() {
@@ -326,7 +484,8 @@
     else if (drop.status === "draft" && drop.publish_error) status.append(t("wizard.publish_failed", { reason: drop.publish_error }));
     else if (drop.status === "draft") status.append(t("wizard.is_draft"));
     else {
-      status.append(t(drop.status === "live" ? "wizard.is_live" : "wizard.is_paused", { sold: C.count(drop.sold), supply: C.count(drop.supply) }), " ");
+      const live = drop.sale_mode === "lottery" ? "wizard.is_live.lottery" : "wizard.is_live";
+      status.append(t(drop.status === "live" ? live : "wizard.is_paused", { sold: C.count(drop.sold), supply: C.count(drop.supply) }), " ");
       status.append(C.make("a", { href: "/drop.html?id=" + drop.id, target: "_blank", rel: "noopener", text: t("wizard.public_page") }), " ");
       status.append(C.make("a", { href: C.page("campaigns", { drop_id: drop.id }), text: t("wizard.next_poster") }));
     }
@@ -447,9 +606,11 @@
       });
       el("preview-ja").addEventListener("click", function () { setPreviewLang("ja"); });
       el("preview-en").addEventListener("click", function () { setPreviewLang("en"); });
+      el("lottery-refresh").addEventListener("click", loadLottery);
       F.i18n.onChange(function () {
         renderErrors();
         renderStatus();
+        renderLottery();
         go(step, true);
         if (drop) el("wizard-heading").textContent = t(drop.status === "draft" ? "wizard.heading.draft" : "wizard.heading.edit");
       });
