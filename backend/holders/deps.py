@@ -16,12 +16,13 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Header
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.core.bearer import hash_secret
 from backend.core.deps import RuntimeDep
 from backend.core.errors import ApiError
-from backend.holders.models import Holder
-from backend.holders.signin import holder_for_session
+from backend.holders.models import Holder, SignInToken
 
 Authorization = Annotated[str | None, Header()]
 
@@ -38,9 +39,22 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 def signed_in(session: Session, authorization: str | None, now: datetime) -> Holder:
-    """The holder of the session token in `authorization`, loaded in `session`; else 401."""
+    """The holder of the session token in `authorization`, loaded in `session` (one query:
+    `signin.holder_for_session` joined); else 401."""
     token = bearer_token(authorization)
-    holder = holder_for_session(session, token, now) if token else None
+    holder = (
+        session.scalar(
+            select(Holder)
+            .join(SignInToken, SignInToken.holder_id == Holder.id)
+            .where(
+                SignInToken.token_hash == hash_secret(token),
+                SignInToken.kind == "session",
+                SignInToken.expires_at > now,
+            )
+        )
+        if token
+        else None
+    )
     if holder is None:
         raise unauthorised()
     return holder

@@ -60,15 +60,16 @@ IdempotencyKey = Annotated[
 ]
 
 
-def server_second() -> int:
-    """The server's clock, in whole unix seconds, that bids are judged by (tests override it)."""
+async def server_second() -> int:
+    """The server's clock, in whole unix seconds, that bids are judged by (tests override it).
+    `async`: FastAPI calls it on the event loop instead of handing it to a worker thread."""
     return int(time.time())
 
 
 Now = Annotated[int, Depends(server_second)]
 
 
-def lot_streams(request: Request, runtime: RuntimeDep) -> LotStreams:
+async def lot_streams(request: Request, runtime: RuntimeDep) -> LotStreams:
     return streams_of(request.app.state, runtime.sessions)
 
 
