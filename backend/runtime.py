@@ -27,7 +27,7 @@ from backend.payments.base import HostedCheckout
 from backend.sales.drops import card_artifact
 from backend.sales.sweeper import OrderSweeper
 from backend.towns.contracts import towns_with_own_contracts
-from backend.towns.demo import demo_owner_notice, seed_demo, seed_demo_owner
+from backend.towns.demo import demo_owner_notice, seed_demo, seed_demo_owner, seed_demo_park
 from minting.chains import Chain, connect
 from minting.compiler import compile_contracts
 from minting.deploy import MANIFEST_FILE, Manifest, ensure_deployed
@@ -85,6 +85,9 @@ class Runtime:
             self.threads.append(build_worker(self.settings, self.sessions, self.chain).start_thread())
             self.threads.append(build_indexer(self.sessions, self.chain, self.manifest).start_thread())
             self.threads.append(OrderSweeper(self.sessions, self.chain).start_thread())
+            from backend.naming.settle import LotSettler  # here: backend.naming imports this module
+
+            self.threads.append(LotSettler(self).start_thread())
             from backend.naming.names import NamingWatcher  # the naming area imports this module
 
             self.threads.append(NamingWatcher(self).start_thread())
@@ -230,6 +233,7 @@ def open_runtime(settings: Settings) -> Runtime:
             with session_scope(sessions) as session:
                 town, _drop = seed_demo(session, chain, card_contract, admin, settings.demo_supply)
                 seed_demo_owner(session, town)
+            seed_demo_park(sessions, chain, manifest, admin)  # its own transactions: it sends on chain
             print(demo_owner_notice(settings), flush=True)
         signer_key = settings.signer_key.get_secret_value() if settings.signer_key else None
         runtime = Runtime(

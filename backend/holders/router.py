@@ -20,9 +20,10 @@ import threading
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from web3 import Web3
 
 from backend.core import mail, ratelimit
@@ -30,7 +31,7 @@ from backend.core.deps import RuntimeDep
 from backend.core.errors import ApiError, error_responses
 from backend.core.schemas import ADDRESS_SCHEMA, MAX_TOKEN_ID, Email, card_recipient
 from backend.holders.cards import HeldCard, find_card, held_cards
-from backend.holders.custody import KeyUnavailable, normalise_email
+from backend.holders.custody import KeyUnavailable, ensure_holder, normalise_email
 from backend.holders.deps import Authorization, signed_in
 from backend.holders.relay import NotInCustody, NotMinted, Relayer, RelayUnavailable
 from backend.holders.signin import exchange_link, request_link
@@ -48,10 +49,24 @@ SIGN_IN_PER_IP = (20, 600)
 # ── schemas ─────────────────────────────────────────────────────────────────
 
 
+#: A same-site path a sign-in link returns to (`/lots/3`, `/parks/2?x=1`): one leading slash,
+#: no scheme or host, no backslash, no spaces or control characters.
+NEXT_PATTERN = r"^/([A-Za-z0-9\-._~!$&'()*+,;=:@?%][A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*)?$"
+
+
 class SignInRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     email: Email
+    create_account: bool = Field(
+        default=False,
+        strict=True,
+        description="make a walletless account (a custodial address) for this address if it has none, "
+        "e.g. to bid on a naming right; the answer is 202 either way",
+    )
+    next: Annotated[str, StringConstraints(strip_whitespace=False, max_length=200, pattern=NEXT_PATTERN)] | None = (
+        Field(default=None, description="a path of this site the link returns to")
+    )
 
 
 class SignInAccepted(BaseModel):
@@ -171,7 +186,9 @@ def _public(card: HeldCard, public_url: str) -> HeldCardPublic:
     responses=error_responses(429, codes={429: "per address and per client"}),
 )
 def sign_in(body: SignInRequest, request: Request, runtime: RuntimeDep, background: BackgroundTasks) -> SignInAccepted:
-    """Mail a one-time sign-in link (30 minutes) if a holder has this address; 202 either way."""
+    """Mail a one-time sign-in link (30 minutes) if a holder has this address (or, with
+    `create_account`, a new one made now); 202 either way. With `next`, the link's page returns
+    there once signed in (`/signin.html#token=…&next=/lots/3`)."""
     email = normalise_email(body.email)
     client_ip = request.client.host if request.client else "unknown"
     if not ratelimit.allow(
@@ -181,10 +198,14 @@ def sign_in(body: SignInRequest, request: Request, runtime: RuntimeDep, backgrou
     ):
         raise ApiError(429, "rate_limited", "Too many sign-in requests; please try again in a few minutes.")
     with runtime.sessions() as session:
+        if body.create_account:
+            ensure_holder(session, runtime.vault, email)
         issued = request_link(session, email, runtime.settings.public_url, datetime.now(UTC))
         session.commit()
     if issued is not None:
         holder, link = issued
+        if body.next:
+            link = f"{link}&next={quote(body.next, safe='/')}"
         background.add_task(mail.send_sign_in_link, runtime.settings, holder.email, link)
     return SignInAccepted()
 

@@ -150,6 +150,15 @@ def receive(session: Session, event: Event, payload: str, now: datetime) -> str:
     """Record and apply one verified event; returns its state, or "duplicate" (nothing changed).
     The caller commits (or rolls back on an exception)."""
     obj = _object(event)
+    # Imported here: backend.naming reaches backend.runtime, which imports this module.
+    from backend.naming.bidders import apply_card_event, naming_kind
+
+    if naming_kind(obj) is not None:  # a bidder's saved card or an award offer (backend.naming)
+        if not _claim(session, event, None, payload, now):
+            return DUPLICATE
+        state = apply_card_event(session, event["type"], obj, now)
+        _set_state(session, event["id"], state, None)
+        return state
     order_id = _order_id(session, event["type"], obj)
     if not _claim(session, event, order_id, payload, now):
         return DUPLICATE

@@ -1,25 +1,29 @@
 """The demo town a fresh `furusato run` shows, so the pages have something real to sell.
 
 A fictional town (星川町, Yamagata) with one resident-card drop: 1,000 cards at ¥1,000,
-first come first served, at most 5 per person, demo payments on.
+first come first served, at most 5 per person, demo payments on; and one park, 星川中央公園,
+whose naming right is up for auction at once (open for five days from the first start, the
+term running three years from then, so the demo's winner can propose a name straight away).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from backend.core import audit
 from backend.core.config import Settings
+from backend.core.db import session_scope
 from backend.sales.drops import DropTerms, create_card_drop
 from backend.sales.models import Drop
 from backend.staff.members import add_member, member_by_email
 from backend.towns.models import Municipality
 from minting.chains import Chain
+from minting.deploy import Manifest
 
 DEMO_TOWN = {
     "slug": "hoshikawa",
@@ -37,6 +41,24 @@ DEMO_TOWN = {
 
 #: The demo town's owner, seeded so the console can be tried at once (its code goes to data_dir/mail).
 DEMO_OWNER_EMAIL = "owner@hoshikawa.example"
+
+#: The demo park and its lot: an auction open from the first start for this long, a term of
+#: three years from then, bids from ¥10,000 (steps: the default rule).
+DEMO_PARK = {
+    "name_ja": "星川中央公園",
+    "name_en": "Hoshikawa Central Park",
+    "description_ja": "町の真ん中にある、桜の広場と小さな池の公園（架空の公園です）。命名権は3年間です。",
+    "description_en": (
+        "A park in the middle of town with a cherry-blossom lawn and a small pond (a fictional park). "
+        "The naming right runs for three years."
+    ),
+    "location_ja": "星川町大字本郷 1-2",
+    "latitude": 38.5512,
+    "longitude": 140.0138,
+}
+DEMO_AUCTION_DAYS = 5
+DEMO_TERM_DAYS = 3 * 365
+DEMO_RESERVE_JPY = 10_000
 
 DEMO_SUPPLY = 1_000
 DEMO_PRICE_JPY = 1_000
@@ -78,6 +100,47 @@ def seed_demo(
     if drop is None:
         drop = create_card_drop(session, chain, card_contract, admin, town, demo_drop_terms(datetime.now(UTC), supply))
     return town, drop
+
+
+def seed_demo_park(
+    sessions: sessionmaker[Session], chain: Chain, manifest: Manifest, admin: LocalAccount, now: datetime | None = None
+) -> int | None:
+    """The demo park and its lot, created on chain like any other (each only if missing: a
+    restart adds nothing); returns the lot's id, or None if the park already has a lot.
+
+    Its own transactions, after the demo town is committed: the lot's `createLot` goes through
+    the exactly-once sender, which writes in sessions of its own. Not in the audit log (no
+    staff member made them; `lots.created_by` is null)."""
+    # Imported here: backend.naming reaches backend.runtime, which imports this module.
+    from backend.naming.chain import NamingChain
+    from backend.naming.lots import LotChain, new_lot
+    from backend.naming.models import Lot, Park
+    from backend.naming.parks import new_park
+    from backend.naming.staff_schemas import LotCreate, ParkCreate
+    from backend.towns.contracts import contract_tree, rights_contract_of
+    from minting.once import OnceSender
+
+    start = (now or datetime.now(UTC)).replace(microsecond=0)
+    with session_scope(sessions) as session:
+        town = seed_demo_town(session)
+        park = session.scalar(select(Park).where(Park.municipality_id == town.id, Park.name_ja == DEMO_PARK["name_ja"]))
+        if park is None:
+            park = new_park(session, town, ParkCreate.model_validate(DEMO_PARK))
+        if session.scalar(select(Lot.id).where(Lot.park_id == park.id)) is not None:
+            return None
+        terms = LotCreate(
+            auction_start=start,
+            auction_end=start + timedelta(days=DEMO_AUCTION_DAYS),
+            term_start=start,
+            term_end=start + timedelta(days=DEMO_TERM_DAYS),
+            reserve_jpy=DEMO_RESERVE_JPY,
+        )
+        contract = rights_contract_of(town, manifest)
+        lot = new_lot(session, park, terms, chain_id=chain.chain_id, contract=contract, created_by=None, now=start)
+        lot_id = lot.id
+    naming = NamingChain(OnceSender(sessions, chain.w3, admin, timeout=20.0), contract_tree()["NamingRights"].abi)
+    LotChain(sessions, naming).create(lot_id)  # a slow node: the settle loop finishes it
+    return lot_id
 
 
 def seed_demo_owner(session: Session, town: Municipality) -> None:

@@ -5,6 +5,14 @@ way Stripe answers them (form-encoded request with bracketed keys in, JSON out) 
 each request, so a test can check what the real library sent. Refunds honour the
 Idempotency-Key as Stripe does (the same key answers the same refund, not a second one), and
 `refunds` holds each refund created, so a test can assert there was exactly one.
+
+For auction bidders (backend.naming.charge) it also serves `POST /v1/customers`, Checkout
+Sessions in `setup` mode (`complete_setup` plays the bidder saving a card: a SetupIntent with
+a payment method), `GET /v1/checkout/sessions/{id}` (with `expand[]=setup_intent`), and
+off-session `POST /v1/payment_intents`, answered once per Idempotency-Key (a repeat gets the
+first answer, a failure included, as Stripe replays it); `charge_failure` makes new charges
+fail with a card error (`card_declined`, `authentication_required`), and `payment_intents`
+holds every PaymentIntent made.
 `signed_event` builds a webhook body and its `Stripe-Signature` header exactly as Stripe
 computes them.
 """
@@ -21,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 
 @dataclass
@@ -49,6 +57,15 @@ class FakeStripe:
     on_refund: Callable[[dict[str, Any]], None] | None = None
     #: When set, `POST /v1/refunds` answers this (status, error code) instead, creating nothing.
     refund_failure: tuple[int, str] | None = None
+    #: Customers, SetupIntents and PaymentIntents made, by id.
+    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    setup_intents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    payment_intents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: When set, new off-session charges fail with this card error code (and a PaymentIntent
+    #: in `requires_payment_method`, as Stripe makes one).
+    charge_failure: str | None = None
+    #: The first answer (status, body) given to each Idempotency-Key of the endpoints below.
+    _answered: dict[tuple[str, str], tuple[int, dict[str, Any]]] = field(default_factory=dict)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -72,6 +89,28 @@ class FakeStripe:
                     self._answer(200, fake.create_session(form, self.headers.get("Idempotency-Key")))
                 elif self.path == "/v1/refunds":
                     self._answer(*fake.create_refund(form, self.headers.get("Idempotency-Key")))
+                elif self.path == "/v1/customers":
+                    self._answer(*fake.once(self.path, self.headers, lambda: fake.create_customer(form)))
+                elif self.path == "/v1/payment_intents":
+                    self._answer(*fake.once(self.path, self.headers, lambda: fake.create_payment_intent(form)))
+                else:
+                    self._answer(404, _error("invalid_request_error", f"Unrecognized request URL ({self.path})"))
+
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                query = dict(parse_qsl(parts.query, keep_blank_values=True))
+                fake.requests.append(SeenRequest(self.path, dict(self.headers.items()), query))
+                segments = parts.path.strip("/").split("/")
+                if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+                    self._answer(401, _error("invalid_request_error", "Invalid API Key provided: sk_****"))
+                elif segments[:3] == ["v1", "checkout", "sessions"] and len(segments) == 4:
+                    self._answer(*fake.read_session(segments[3], set(query.values())))
+                elif segments[:2] == ["v1", "payment_intents"] and len(segments) == 3:
+                    intent = fake.payment_intents.get(segments[2])
+                    if intent is None:
+                        self._answer(404, _error("invalid_request_error", "No such payment_intent", "resource_missing"))
+                    else:
+                        self._answer(200, _public(intent))
                 else:
                     self._answer(404, _error("invalid_request_error", f"Unrecognized request URL ({self.path})"))
 
@@ -120,7 +159,9 @@ class FakeStripe:
             "client_reference_id": form.get("client_reference_id"),
             "customer_email": form.get("customer_email"),
             "metadata": {key[9:-1]: value for key, value in form.items() if key.startswith("metadata[")},
-            "payment_intent": "pi_" + secrets.token_hex(12),
+            "payment_intent": None if form.get("mode") == "setup" else "pi_" + secrets.token_hex(12),
+            "setup_intent": None,
+            "customer": form.get("customer"),
             "success_url": form.get("success_url"),
             "cancel_url": form.get("cancel_url"),
             "expires_at": int(form.get("expires_at", time.time() + 86400)),
@@ -166,6 +207,95 @@ class FakeStripe:
             self.on_refund(_public(refund))
         return 200, _public(refund)
 
+    def once(
+        self, path: str, headers: Any, make: Callable[[], tuple[int, dict[str, Any]]]
+    ) -> tuple[int, dict[str, Any]]:
+        """Stripe's idempotency: the first answer to a key, again for every repeat."""
+        key = headers.get("Idempotency-Key")
+        with self._lock:
+            if key and (path, key) in self._answered:
+                return self._answered[(path, key)]
+            answer = make()
+            if key:
+                self._answered[(path, key)] = answer
+            return answer
+
+    def create_customer(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        customer: dict[str, Any] = {
+            "id": "cus_" + secrets.token_hex(7),
+            "object": "customer",
+            "email": form.get("email"),
+            "metadata": _metadata(form),
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        self.customers[customer["id"]] = customer
+        return 200, customer
+
+    def complete_setup(self, session_id: str) -> dict[str, Any]:
+        """The bidder saves a card on a setup session's page: a SetupIntent with a payment
+        method; returns the session as `checkout.session.completed` carries it."""
+        with self._lock:
+            session = self.sessions[session_id]
+            assert session["mode"] == "setup", session["mode"]
+            intent: dict[str, Any] = {
+                "id": "seti_" + secrets.token_hex(12),
+                "object": "setup_intent",
+                "status": "succeeded",
+                "usage": "off_session",
+                "customer": session["customer"],
+                "payment_method": "pm_" + secrets.token_hex(12),
+                "metadata": dict(session["metadata"]),
+                "created": int(time.time()),
+                "livemode": False,
+            }
+            self.setup_intents[intent["id"]] = intent
+            session.update(status="complete", setup_intent=intent["id"])
+            return _public(session)
+
+    def read_session(self, session_id: str, expand: set[str]) -> tuple[int, dict[str, Any]]:
+        session = self.sessions.get(session_id)
+        if session is None:
+            return 404, _error("invalid_request_error", f"No such checkout.session: '{session_id}'", "resource_missing")
+        body = _public(session)
+        if "setup_intent" in expand and body.get("setup_intent"):
+            body["setup_intent"] = dict(self.setup_intents[body["setup_intent"]])
+        return 200, body
+
+    def create_payment_intent(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """An off-session charge of a saved card: succeeded, or a card error (`charge_failure`)."""
+        method = form.get("payment_method")
+        if form.get("confirm") == "true" and not any(
+            s["payment_method"] == method for s in self.setup_intents.values()
+        ):
+            return 400, _error("invalid_request_error", f"No such PaymentMethod: '{method}'", "resource_missing")
+        failure = self.charge_failure
+        intent: dict[str, Any] = {
+            "id": "pi_" + secrets.token_hex(12),
+            "object": "payment_intent",
+            "amount": int(form["amount"]),
+            "currency": form.get("currency", "jpy"),
+            "customer": form.get("customer"),
+            "payment_method": None if failure else method,
+            "description": form.get("description"),
+            "metadata": _metadata(form),
+            "status": "requires_payment_method" if failure else "succeeded",
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        self.payment_intents[intent["id"]] = intent
+        if failure:
+            error = _error("card_error", "Your card was declined.", failure)
+            error["error"]["payment_intent"] = _public(intent)
+            if failure not in ("authentication_required",):
+                error["error"]["decline_code"] = failure
+            return 402, error
+        return 200, _public(intent)
+
+    def charges(self, status: str = "succeeded") -> list[dict[str, Any]]:
+        """PaymentIntents made in `status` ("succeeded": the money actually taken)."""
+        return [intent for intent in self.payment_intents.values() if intent["status"] == status]
+
     def refund_requests(self) -> list[SeenRequest]:
         """Every `POST /v1/refunds` the fake received (repeats included)."""
         return [request for request in self.requests if request.path == "/v1/refunds"]
@@ -173,6 +303,10 @@ class FakeStripe:
     def session_for(self, order_id: str) -> dict[str, Any]:
         """The session created for an order (as Stripe would hold it)."""
         return next(_public(s) for s in self.sessions.values() if s["client_reference_id"] == order_id)
+
+
+def _metadata(form: dict[str, str]) -> dict[str, str]:
+    return {key[9:-1]: value for key, value in form.items() if key.startswith("metadata[")}
 
 
 def _public(session: dict[str, Any]) -> dict[str, Any]:

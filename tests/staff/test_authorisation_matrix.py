@@ -324,8 +324,33 @@ def _paid_order_id(world: World) -> str:
     return str(made["order_id"])
 
 
+def _lot_id(world: World) -> int:
+    """A lot of a new park of the town, created on chain through the staff API as the owner
+    (lots are made under their park, `…/parks/{park_id}/lots`, not a `…/lots` collection)."""
+    town = f"/api/v1/staff/towns/{TOWN}"
+    park = world.client.post(
+        f"{town}/parks", json={"name_ja": "マトリクス公園", "name_en": "Matrix Park"}, headers=world.resolver
+    )
+    assert park.status_code == 201, park.text
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+    body = {
+        "auction_start": start.isoformat(),
+        "auction_end": (start + timedelta(days=1)).isoformat(),
+        "term_start": (start + timedelta(days=2)).isoformat(),
+        "term_end": (start + timedelta(days=800)).isoformat(),
+        "reserve_jpy": 1_000,
+    }
+    lot = world.client.post(f"{town}/parks/{park.json()['id']}/lots", json=body, headers=world.resolver)
+    assert lot.status_code == 201, lot.text
+    return int(lot.json()["id"])
+
+
 #: Ids no staff route creates: made directly (inputs only).
-PARAM_MAKERS: dict[str, Callable[[World], Any]] = {"staff_id": _new_member_id, "order_id": _paid_order_id}
+PARAM_MAKERS: dict[str, Callable[[World], Any]] = {
+    "staff_id": _new_member_id,
+    "order_id": _paid_order_id,
+    "lot_id": _lot_id,
+}
 
 
 @pytest.fixture(scope="module")
