@@ -830,6 +830,11 @@
     errors.pay = { key: "lot.pay.sending" };
     renderPay();
     const offerId = payOfferId();
+    if (!offerId) {
+      // The link names no offer and nobody is signed in: sign in first, then back to this link.
+      location.href = "/signin.html?" + new URLSearchParams({ next: location.pathname + location.search }).toString();
+      return;
+    }
     const base = "/api/v1/lots/" + encodeURIComponent(lotId) + "/offers/" + encodeURIComponent(offerId);
     let result;
     if (button.dataset.kind === "demo") {

@@ -65,14 +65,14 @@
       "park.auction": "This park's naming right is up for auction",
       "park.auction.body": "The winner may name this park for the term (once the town has checked the name).",
       "park.naming": "Propose the park's name",
-      "park.naming.body": "You hold the naming right: propose the park's name for this term. The town checks it (no offensive words, no one else's trademark); once approved, it is the park's name.",
+      "park.naming.body": "You won the naming right: propose the park's name for this term. The town checks it (no offensive words, no one else's trademark); once approved, it is the park's name.",
       "park.f.name": "The park's name",
       "park.f.name.hint": "e.g. ほしかわ未来の森公園",
       "park.f.reading": "Reading (in hiragana)",
       "park.f.reading.hint": "In hiragana (e.g. ほしかわみらいのもりこうえん)",
       "park.f.reason": "What the name means to you (optional)",
       "park.propose": "Propose this name",
-      "park.holder_signin": "Hold the naming right? Sign in to propose a name.",
+      "park.holder_signin": "Won this park's naming right? Sign in to propose a name.",
       "park.signin": "Sign in",
       "park.record": "Record",
       "park.record.body": "The park's name and who holds the right are read from the blockchain; anyone can check them.",
@@ -134,12 +134,13 @@
     return park.current_name || park.default_name;
   }
 
-  function proposals() { return (me && Array.isArray(me.proposals)) ? me.proposals : []; }
-
-  function latest() {
-    const list = proposals();
-    return list.length ? list[list.length - 1] : null;
+  // The winner's proposals for the term, newest first.
+  function proposals() {
+    const list = me && Array.isArray(me.proposals) ? me.proposals.slice() : [];
+    return list.sort(function (x, y) { return y.id - x.id; });
   }
+
+  function latest() { return proposals()[0] || null; }
 
   function rejectText(p) {
     const reason = p.reject_reason;

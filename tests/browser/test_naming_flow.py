@@ -4,8 +4,13 @@ the town's editor makes a park and a lot with a short auction (through the staff
 bidders, each in their own browser, sign in by emailed link from the lot page, register and
 outbid each other, and each sees the other's bids arrive without reloading (the page's event
 stream); the lot closes and the settle job offers the right to the winner, who pays (demo),
-then proposes a name in Japanese on the park page; a moderator approves it in the console; the
-park page shows the new name.
+then proposes a name in Japanese on the park page; a moderator declines it in the console with
+a reason from the town's list, the winner proposes again, the moderator approves; the park
+page shows the new name.
+
+The lot page's other states (the event stream down and polling instead, a card bidder sent to
+save the card, the mailed pay link to the card checkout, signed in or not, an unsold lot) are
+checked against the API contract answered by the browser itself (Playwright routes).
 
 Screenshots go to docs/screenshots/naming/ (committed: they show the pages as they are). Every
 new page is also checked, in Japanese and in English, for script errors, fields without a
@@ -17,6 +22,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import email
+import json
 import re
 import struct
 import subprocess
@@ -27,7 +33,7 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
+from playwright.sync_api import Browser, Page, Route, ViewportSize, expect
 
 from tests.conftest import FURUSATO, REPO_ROOT
 from tests.holders.conftest import wait_for
@@ -42,6 +48,8 @@ BIDDER_A = "hanako@example.jp"
 BIDDER_B = "taro@example.jp"
 NAME = "ほしかわ星空公園"
 READING = "ほしかわほしぞらこうえん"
+FIRST_NAME = "星川河川敷ひろば"
+FIRST_READING = "ほしかわかせんじきひろば"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 LAPTOP: ViewportSize = {"width": 1280, "height": 800}
 #: The auction runs this long from its creation: time for two sign-ins, registrations and
@@ -290,30 +298,32 @@ def _close_and_pay(a: Page, b: Page, lot_id: int) -> None:
     propose.click()
 
 
-def _propose(a: Page, park_id: int) -> None:
-    expect(a).to_have_url(re.compile(rf"/parks/{park_id}$"))
-    expect(a.locator("#park-name")).to_have_text("星川河川公園")
+def _propose(a: Page, name: str, reading: str, reason: str, shot: str) -> None:
     form = a.locator("#propose-form")
-    form.get_by_role("button", name="この名前を提案する").click()  # empty: said at the field
-    expect(a.locator("#name-error")).to_contain_text("公園の名前を入力してください")
-    a.get_by_label("公園の名前", exact=True).fill(NAME)
-    a.get_by_label("よみがな").fill(READING)
-    a.get_by_label("名前にこめた思い（任意）").fill("星がよく見える町の、川辺の公園だから。")
+    a.get_by_label("公園の名前", exact=True).fill(name)
+    a.get_by_label("よみがな").fill(reading)
+    a.get_by_label("名前にこめた思い（任意）").fill(reason)
     _check(a)
-    _shot(a, "park-propose-phone")
+    _shot(a, shot)
     form.get_by_role("button", name="この名前を提案する").click()
     expect(a.locator("#naming-message")).to_contain_text("提案を受け付けました")
-    expect(a.locator("#proposals")).to_contain_text(NAME)
-    expect(a.locator("#proposals .badge")).to_have_text("町が確認中", timeout=CHAIN_TIMEOUT_MS)
+    expect(a.locator("#proposals .proposal").first).to_contain_text(name)  # newest first
+    expect(a.locator("#proposals .badge").first).to_have_text("町が確認中", timeout=CHAIN_TIMEOUT_MS)
     expect(form).to_be_hidden()
-    _shot(a, "park-proposed-phone")
 
 
-def _moderator_approves(browser: Browser, server: Any, data_dir: Path) -> BrowserContext:
+def _first_proposal(a: Page, park_id: int) -> None:
+    expect(a).to_have_url(re.compile(rf"/parks/{park_id}$"))
+    expect(a.locator("#park-name")).to_have_text("星川河川公園")
+    a.locator("#propose-form").get_by_role("button", name="この名前を提案する").click()  # empty: said at the field
+    expect(a.locator("#name-error")).to_contain_text("公園の名前を入力してください")
+    _propose(a, FIRST_NAME, FIRST_READING, "川の公園なので。", "park-propose-phone")
+
+
+def _moderator_signs_in(browser: Browser, server: Any, data_dir: Path, errors: list[str]) -> Page:
     context = browser.new_context(locale="ja-JP", viewport=LAPTOP)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("pageerror", lambda error: errors.append(f"moderator: {error}"))
     page.goto(f"{server.url}/console/")
     page.get_by_label("メールアドレス").fill(MODERATOR)
     seen = _mails(data_dir)
@@ -326,13 +336,40 @@ def _moderator_approves(browser: Browser, server: Any, data_dir: Path) -> Browse
     expect(nav.get_by_role("link", name="販売")).to_have_count(0)  # not the moderator's
     nav.get_by_role("link", name="公園の名前の確認").click()
     expect(page).to_have_url(re.compile(r"/console/names\.html"))
-    card = page.locator(".proposal-card", has_text=NAME)
-    expect(card).to_contain_text(READING)
-    expect(card).to_contain_text("星がよく見える町の、川辺の公園だから。")
+    return page
+
+
+def _moderator_rejects(page: Page) -> None:
+    card = page.locator(".proposal-card", has_text=FIRST_NAME)
+    expect(card).to_contain_text(FIRST_READING)
     expect(card).to_contain_text("これが最初の提案です。")
     expect(card.get_by_role("link", name="J-PlatPat で商標を調べる（新しいタブ）")).to_have_attribute(
         "href", re.compile(r"^https://www\.j-platpat\.inpit\.go\.jp/")
     )
+    card.get_by_text("見送る（理由を選ぶ）").click()
+    card.get_by_role("button", name="見送る", exact=True).click()  # no reason yet: said at the field
+    expect(card.locator(".reject-form .field-error")).to_have_text("見送りの理由を選んでください。")
+    card.get_by_label("見送りの理由").select_option(label="読みにくい・紛らわしい")
+    card.get_by_label("ひとこと（任意・記録に残ります）").fill(
+        "「河川」の読み方が分かりにくいため、別の名前をご検討ください。"
+    )
+    _check(page)
+    _shot(page, "console-names-reject")
+    card.get_by_role("button", name="見送る", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(f"「{FIRST_NAME}」を見送りますか")
+    dialog.get_by_role("button", name="見送る").click()
+    expect(page.locator("#names-message")).to_contain_text(f"「{FIRST_NAME}」を見送りました", timeout=CHAIN_TIMEOUT_MS)
+    expect(page.locator("#queue-empty")).to_be_visible()
+
+
+def _moderator_approves(page: Page) -> None:
+    page.reload()
+    card = page.locator(".proposal-card", has=page.locator(".proposed-name", has_text=NAME))
+    expect(card).to_contain_text(READING)
+    expect(card).to_contain_text("星がよく見える町の、川辺の公園だから。")
+    expect(card.locator(".history")).to_contain_text(FIRST_NAME)  # the winner's earlier proposal
+    expect(card.locator(".history")).to_contain_text("見送り")
     _check(page)
     _shot(page, "console-names")
     card.get_by_role("button", name="承認する").click()
@@ -341,11 +378,13 @@ def _moderator_approves(browser: Browser, server: Any, data_dir: Path) -> Browse
     dialog.get_by_role("button", name="承認する").click()
     expect(page.locator("#names-message")).to_contain_text(f"「{NAME}」を承認しました", timeout=CHAIN_TIMEOUT_MS)
     expect(page.locator("#queue-empty")).to_be_visible()
-    page.get_by_label("表示する提案").select_option("approved")
-    expect(page.locator(".proposal-card", has_text=NAME)).to_contain_text("承認")
-    _shot(page, "console-names-approved")
-    assert errors == [], errors
-    return context
+    page.get_by_label("表示する提案").select_option("all")
+    cards = page.locator(".proposal-card")
+    expect(cards).to_have_count(2)
+    expect(cards.filter(has=page.locator(".proposed-name", has_text=NAME))).to_contain_text("承認")
+    first = cards.filter(has=page.locator(".proposed-name", has_text=FIRST_NAME))
+    expect(first).to_contain_text("見送りの理由: 読みにくい・紛らわしい")
+    _shot(page, "console-names-decided")
 
 
 def _console_pages(browser: Browser, server: Any, token: str, park_id: int, lot_id: int) -> None:
@@ -442,16 +481,192 @@ def test_two_bidders_outbid_each_other_then_the_winner_names_the_park(
     _check(a)
     _bidding_war(a, b)
     _close_and_pay(a, b, lot_id)
-    _propose(a, park_id)
+    _first_proposal(a, park_id)
 
-    moderator = _moderator_approves(browser, town, data_dir)
+    moderator = _moderator_signs_in(browser, town, data_dir, errors)
+    _moderator_rejects(moderator)
+    expect(a.locator("#proposals .badge").first).to_have_text("見送られました", timeout=CHAIN_TIMEOUT_MS)
+    expect(a.locator("#naming-message")).to_contain_text("別の名前で、もう一度提案できます")
+    _shot(a, "park-rejected-phone")
+    _propose(a, NAME, READING, "星がよく見える町の、川辺の公園だから。", "park-propose-again-phone")
+    _shot(a, "park-proposed-phone")
+
+    _moderator_approves(moderator)
     expect(a.locator("#naming-message")).to_contain_text(f"公園の名前は「{NAME}」です", timeout=CHAIN_TIMEOUT_MS)
     expect(a.locator("#park-name")).to_have_text(NAME)  # the winner's page, not reloaded
     _shot(a, "park-approved-phone")
-    moderator.close()
+    moderator.context.close()
 
     _public_pages(browser, town, park_id, lot_id)
     _console_pages(browser, town, token, park_id, lot_id)
     assert errors == [], errors
     a.context.close()
     b.context.close()
+
+
+# ── the lot page's other states, against the API contract answered by the browser itself ──
+
+STATIC = REPO_ROOT / "frontend_static"
+SITE = "http://furusato.test"
+PAY_SECRET = "pay-secret-0123456789abcdef"
+
+
+class FakeLot:
+    """The lot page's endpoints as the plan describes them, for lot 7, answered in the browser
+    (Playwright routes): the page's states that a real run reaches only slowly or with Stripe."""
+
+    def __init__(self) -> None:
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        self.lot: dict[str, Any] = {
+            "id": 7,
+            "park_id": 3,
+            "park_name_ja": "星川中央公園",
+            "park_name_en": "Hoshikawa Central Park",
+            "municipality": TOWN,
+            "status": "open",
+            "term_start": now.isoformat(),
+            "term_end": (now + dt.timedelta(days=1095)).isoformat(),
+            "auction_start": now.isoformat(),
+            "ends_at": (now + dt.timedelta(days=2)).isoformat(),
+            "auction_end": (now + dt.timedelta(days=2)).isoformat(),
+            "reserve_jpy": 10000,
+            "min_increment_jpy": None,
+            "minimum_bid_jpy": 10000,
+            "highest_bid_jpy": None,
+            "bid_count": 0,
+            "soft_close_seconds": 300,
+            "extension_seconds": 300,
+            "server_time": now.isoformat(),
+            "bids": [],
+            "chain": {"chain_id": 31337, "contract": "0x" + "ab" * 20, "lot_id": 1},
+        }
+        self.me: dict[str, Any] = {"registered": False, "offer": None, "proposals": [], "is_primary_winner": False}
+        self.offers: list[dict[str, Any]] = []
+        self.sent: list[tuple[str, str, Any]] = []
+
+    def bid(self, amount: int, number: int) -> None:
+        self.lot["bids"].insert(
+            0,
+            {
+                "seq": self.lot["bid_count"] + 1,
+                "amount_jpy": amount,
+                "bidder": f"入札者 {number}",
+                "at": self.lot["server_time"],
+            },
+        )
+        self.lot.update(bid_count=self.lot["bid_count"] + 1, highest_bid_jpy=amount, minimum_bid_jpy=amount + 1000)
+
+    def handle(self, route: Route) -> None:
+
+        request = route.request
+        path = request.url.removeprefix(SITE).split("?")[0]
+        body = json.loads(request.post_data) if request.post_data else None
+        if not path.startswith("/api/"):
+            name = "lot.html" if path.startswith("/lots/") else path.lstrip("/") or "index.html"
+            file = STATIC / name
+            if file.is_file():
+                kind = {"html": "text/html", "js": "text/javascript", "css": "text/css", "svg": "image/svg+xml"}
+                return route.fulfill(status=200, body=file.read_bytes(), content_type=kind[file.suffix[1:]])
+            return route.fulfill(status=200, body="<!doctype html><title>elsewhere</title>", content_type="text/html")
+        self.sent.append((request.method, path, body))
+        answers: dict[str, Any] = {
+            "/api/v1/lots/7": self.lot,
+            "/api/v1/lots/7/me": self.me,
+            "/api/v1/lots/7/offers": self.offers,
+            "/api/v1/lots/7/bidders": {
+                "bidder": "入札者 4",
+                "number": 4,
+                "payment_method": "card",
+                "payment_state": "pending",
+                "setup_url": f"{SITE}/stripe/setup",
+            },
+            "/api/v1/lots/7/offers/3/checkout": {"checkout_url": f"{SITE}/stripe/checkout"},
+        }
+        if path in answers:
+            return route.fulfill(status=200, json=answers[path])
+        # The event stream is down (a proxy that buffers it, say): the page polls instead.
+        return route.fulfill(status=503, json={"error": {"code": "unavailable", "message": "down"}})
+
+
+@pytest.fixture
+def fake_lot(page: Page) -> FakeLot:
+    fake = FakeLot()
+    page.context.route(f"{SITE}/**", fake.handle)
+    return fake
+
+
+def _signed_in(page: Page) -> None:
+    session = '{"session_token": "s-1", "expires_at": "2999-01-01T00:00:00Z", "email": "hanako@example.jp"}'
+    page.add_init_script(f"localStorage.setItem('furusato.session', {session!r});")
+
+
+def test_lot_page_polls_when_the_event_stream_is_down(page: Page, fake_lot: FakeLot) -> None:
+    page.goto(f"{SITE}/lots/7")
+    expect(page.locator("#lot-price")).to_have_text("¥10,000")
+    expect(page.locator("#price-label")).to_have_text("開始価格")
+    expect(page.locator("#bids-empty")).to_be_visible()
+    fake_lot.bid(15000, 2)
+    expect(page.locator("#bid-list li").first).to_contain_text("入札者 2", timeout=10_000)
+    expect(page.locator("#lot-price")).to_have_text("¥15,000")
+    expect(page.locator("#lot-minimum")).to_have_text("¥16,000")
+
+
+def test_card_bidder_is_sent_to_save_the_card_then_pays_through_the_pay_link(page: Page, fake_lot: FakeLot) -> None:
+    _signed_in(page)
+    page.goto(f"{SITE}/lots/7")
+    page.get_by_label("お住まいの都道府県").select_option(label="北海道")
+    page.get_by_label("クレジットカード").check()
+    page.get_by_role("button", name="参加を登録する").click()
+    expect(page).to_have_url(f"{SITE}/stripe/setup")  # the payment service saves the card
+    assert ("POST", "/api/v1/lots/7/bidders", {"prefecture": "01", "payment_method": "card"}) in fake_lot.sent
+
+    fake_lot.me.update(registered=True, bidder="入札者 4", payment_method="card", payment_state="pending")
+    page.goto(f"{SITE}/lots/7")  # back from the payment service before its webhook came
+    expect(page.locator("#card-pending")).to_contain_text("クレジットカードの登録がまだ終わっていません")
+    expect(page.locator("#bid-form")).to_be_hidden()
+
+    fake_lot.lot.update(status="awaiting_payment")
+    fake_lot.bid(20000, 4)
+    fake_lot.offers[:] = [
+        {
+            "round": 1,
+            "bidder": "入札者 4",
+            "bidder_en": "Bidder 4",
+            "amount_jpy": 20000,
+            "state": "awaiting_payment",
+            "at": fake_lot.lot["server_time"],
+        }
+    ]
+    fake_lot.me.update(
+        payment_state="ready",
+        offer={
+            "id": 3,
+            "round": 1,
+            "amount_jpy": 20000,
+            "state": "awaiting_payment",
+            "pay_deadline": "2999-01-01T00:00:00Z",
+            "pay_with": "checkout",
+            "pay_url": f"{SITE}/lots/7?pay={PAY_SECRET}",
+        },
+    )
+    page.goto(f"{SITE}/lots/7?pay={PAY_SECRET}")  # the mailed pay link
+    expect(page.locator("#pay-text")).to_contain_text("あなたが落札しました")
+    page.get_by_role("button", name="お支払いへ進む（クレジットカード）").click()
+    expect(page).to_have_url(f"{SITE}/stripe/checkout")
+    assert ("POST", "/api/v1/lots/7/offers/3/checkout", {"token": PAY_SECRET}) in fake_lot.sent
+
+
+def test_pay_link_opened_signed_out_signs_in_first(page: Page, fake_lot: FakeLot) -> None:
+    fake_lot.lot.update(status="awaiting_payment")
+    page.goto(f"{SITE}/lots/7?pay={PAY_SECRET}")
+    page.get_by_role("button", name="お支払いへ進む（クレジットカード）").click()
+    expect(page).to_have_url(f"{SITE}/signin.html?next=%2Flots%2F7%3Fpay%3D{PAY_SECRET}")
+
+
+def test_unsold_lot_says_so(page: Page, fake_lot: FakeLot) -> None:
+    fake_lot.lot.update(status="unsold")
+    page.goto(f"{SITE}/lots/7")
+    expect(page.locator("#result-text")).to_have_text("入札がなかったため、今回は落札されませんでした。")
+    expect(page.locator("#bid-section")).to_be_hidden()
+    expect(page.locator("#lot-countdown")).to_have_text("終了しました")
+    _check(page)
