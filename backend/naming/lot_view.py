@@ -12,6 +12,9 @@ bids must not make each event grow without end. The bids are read only up to the
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -78,12 +81,38 @@ def status_of(lot: Lot, now: int) -> str:
     )
 
 
-def lot_public(session: Session, lot: Lot, now: int) -> LotPublic:
-    """`lot` for the public at unix second `now` (its park, town and newest bids read here)."""
-    park = session.get(Park, lot.park_id)
-    town = session.get(Municipality, lot.municipality_id)
+@dataclass(frozen=True)
+class _Names:
+    park_ja: str
+    park_en: str
+    town_slug: str
+
+
+#: (park id, town id) → their names and when read: every bid and every stream event shows
+#: them, and they change rarely (a renamed park shows within `NAMES_TTL_SECONDS`).
+_names: dict[tuple[int, int], tuple[float, _Names]] = {}
+NAMES_TTL_SECONDS = 10.0
+
+
+def _names_of(session: Session, park_id: int, town_id: int) -> _Names:
+    key = (park_id, town_id)
+    cached = _names.get(key)
+    if cached is not None and time.monotonic() - cached[0] < NAMES_TTL_SECONDS:
+        return cached[1]
+    park = session.get(Park, park_id)
+    town = session.get(Municipality, town_id)
     assert park is not None
     assert town is not None
+    names = _Names(park.name_ja, park.name_en, town.slug)
+    if len(_names) > 10_000:
+        _names.clear()
+    _names[key] = (time.monotonic(), names)
+    return names
+
+
+def lot_public(session: Session, lot: Lot, now: int) -> LotPublic:
+    """`lot` for the public at unix second `now` (its newest bids read here)."""
+    names = _names_of(session, lot.park_id, lot.municipality_id)
     rows = session.execute(
         select(Bid.seq, Bid.amount_jpy, LotBidder.number, Bid.placed_at)
         .join(LotBidder, LotBidder.id == Bid.bidder_id)
@@ -93,10 +122,10 @@ def lot_public(session: Session, lot: Lot, now: int) -> LotPublic:
     ).all()
     return LotPublic(
         id=lot.id,
-        park_id=park.id,
-        park_name_ja=park.name_ja,
-        park_name_en=park.name_en,
-        municipality=town.slug,
+        park_id=lot.park_id,
+        park_name_ja=names.park_ja,
+        park_name_en=names.park_en,
+        municipality=names.town_slug,
         status=status_of(lot, now),
         term_start=lot.term_start,
         term_end=lot.term_end,

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import anyio
+from anyio import to_thread
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,7 +31,7 @@ from backend.core.config import Settings
 from backend.core.deps import RuntimeDep
 from backend.core.errors import ApiError, ErrorDetail, error_body, error_responses
 from backend.core.schemas import MAX_ROW_ID, UtcDateTime
-from backend.holders.deps import SignedInHolder
+from backend.holders.deps import Authorization, signed_in
 from backend.naming import bid_log, bids, rules
 from backend.naming.lot_view import LotPublic, lot_public, read_lot, status_of
 from backend.naming.models import Lot, Park
@@ -46,6 +49,11 @@ LOG_HIDDEN = ("scheduled", "open")
 #: The client host of Starlette's TestClient and schemathesis' ASGI transport, which read a
 #: response only once it ends: they get the stream's first event, then the end.
 IN_PROCESS_CLIENT = "testclient"
+
+#: Worker threads bids run in, all lots together. Bids on one lot queue on its lock anyway;
+#: fewer threads running Python at once leave the event loop (every stream) its share of
+#: the GIL, and a bid waiting for a thread waits on the event loop, holding none.
+BID_THREADS = 2
 
 LotId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 IdempotencyKey = Annotated[
@@ -215,36 +223,33 @@ def _exists(runtime: Runtime, lot_id: int) -> bool:
         },
     },
 )
-def place_bid(
+async def place_bid(
     lot_id: LotId,
     body: BidCreate,
-    holder: SignedInHolder,
     idempotency_key: IdempotencyKey,
     request: Request,
     runtime: RuntimeDep,
     background: BackgroundTasks,
     now: Now,
+    authorization: Authorization = None,
 ) -> Any:
-    """Bid in whole yen, at least `minimum_bid_jpy`; a bid in the soft-close window extends the end."""
-    limit = (f"naming-bids:holder:{holder.id}", *BIDS_PER_HOLDER)
-    with runtime.sessions() as session:
-        try:
-            placed = bids.place_in(session, lot_id, holder.id, body.amount_jpy, idempotency_key, now, limit)
-        except bids.BidRefused as refused:
-            session.commit()  # only the rate counter was written: the refused bid counts
-            if refused.status == 404:
-                raise _not_found() from None
-            detail: dict[str, Any] = error_body(refused.code, refused.message)
-            headers = None
-            if refused.minimum_bid_jpy is not None:
-                detail["error"]["minimum_bid_jpy"] = refused.minimum_bid_jpy
-            if refused.retry_after is not None:
-                headers = {"Retry-After": str(refused.retry_after)}
-            return JSONResponse(detail, status_code=refused.status, headers=headers)
-        session.commit()
-        lot = session.get(Lot, lot_id)
-        assert lot is not None
-        public = lot_public(session, lot, now)
+    """Bid in whole yen, at least `minimum_bid_jpy`; a bid in the soft-close window extends the end.
+    Holder session: `Authorization: Bearer <session_token>`."""
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "bid_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.bid_limiter = anyio.CapacityLimiter(BID_THREADS)
+    judged = await to_thread.run_sync(
+        _judge, runtime, authorization, lot_id, body.amount_jpy, idempotency_key, now, limiter=limiter
+    )
+    if isinstance(judged, bids.BidRefused):
+        detail: dict[str, Any] = error_body(judged.code, judged.message)
+        headers = None
+        if judged.minimum_bid_jpy is not None:
+            detail["error"]["minimum_bid_jpy"] = judged.minimum_bid_jpy
+        if judged.retry_after is not None:
+            headers = {"Retry-After": str(judged.retry_after)}
+        return JSONResponse(detail, status_code=judged.status, headers=headers)
+    placed, public = judged
     if not placed.replayed:
         streams_of(request.app.state, runtime.sessions).poke(lot_id)
         if placed.outbid is not None:
@@ -260,6 +265,27 @@ def place_bid(
     )
     replayed = {"Idempotent-Replayed": "true"} if placed.replayed else None
     return JSONResponse(answer.model_dump(mode="json"), status_code=201, headers=replayed, background=background)
+
+
+def _judge(
+    runtime: Runtime, authorization: str | None, lot_id: int, amount_jpy: int, key: str, now: int
+) -> tuple[bids.Placed, LotPublic] | bids.BidRefused:
+    """The bid's work in one worker thread: who is bidding, the bid itself (its own
+    transaction, `bids.place_in`), then the lot as it stands. A refusal is returned, not raised."""
+    with runtime.sessions() as session:
+        holder = signed_in(session, authorization, datetime.now(UTC))
+        limit = (f"naming-bids:holder:{holder.id}", *BIDS_PER_HOLDER)
+        try:
+            placed = bids.place_in(session, lot_id, holder.id, amount_jpy, key, now, limit)
+        except bids.BidRefused as refused:
+            session.commit()  # only the rate counter was written: the refused bid counts
+            if refused.status == 404:
+                raise _not_found() from None
+            return refused
+        session.commit()
+        lot = session.get(Lot, lot_id)
+        assert lot is not None
+        return placed, lot_public(session, lot, now)
 
 
 @router.get(
