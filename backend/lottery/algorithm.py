@@ -223,12 +223,17 @@ def allocate(ranked: Iterable[EntryLike], supply: int) -> tuple[list[Entry], lis
     remaining = supply
     winners: list[Entry] = []
     waitlist: list[str] = []
-    for entry in ranked:
+    rest = iter(ranked)
+    for entry in rest:
+        if remaining == 0:  # every quantity is ≥ 1: nothing further can fit
+            waitlist.append(entry[0])
+            break
         if entry[1] <= remaining:
             winners.append(entry if type(entry) is Entry else Entry(*entry))
             remaining -= entry[1]
         else:
             waitlist.append(entry[0])
+    waitlist += [entry[0] for entry in rest]
     return winners, waitlist
 
 

@@ -498,55 +498,51 @@ def test_the_anchor_on_a_real_anvil_node(tmp_path: Path) -> None:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             return json.loads(response.read())["result"]
 
-    with AnvilNode(tmp_path / "anvil") as node:
-        sender = rpc(node.url, "eth_accounts")[0].lower()
-        closed_at = time.time() - 1
-        rpc(node.url, "eth_sendTransaction", {"from": sender, "to": sender, "value": "0x0", "data": "0x" + list_hash})
-        tx_hash = rpc(node.url, "eth_sendTransaction", {"from": sender, "to": sender, "value": "0x0", "data": "0x01"})
-        del tx_hash
-        block = rpc(node.url, "eth_getBlockByNumber", "latest", False)
-        first = rpc(node.url, "eth_getBlockByNumber", hex(int(block["number"], 16) - 1), False)
-        anchor_tx = first["transactions"][0]
-        lottery = build_lottery(case["server_seed"], first["hash"], entries, case["supply"])
+    def send(url: str, sender: str, data: str) -> dict[str, Any]:
+        """A 0-value self-transaction, and its receipt once mined (anvil mines on its own time)."""
+        tx_hash = rpc(url, "eth_sendTransaction", {"from": sender, "to": sender, "value": "0x0", "data": data})
+        deadline = time.monotonic() + 20
+        while (receipt := rpc(url, "eth_getTransactionReceipt", tx_hash)) is None:
+            assert time.monotonic() < deadline, f"{tx_hash} not mined"
+            time.sleep(0.05)
+        mined: dict[str, Any] = receipt
+        return mined
+
+    def anchored(receipt: dict[str, Any], sender: str, closed_at: float) -> Lottery:
+        lottery = build_lottery(case["server_seed"], receipt["blockHash"], entries, case["supply"])
         lottery.record["applications_close_at"] = iso_seconds(closed_at)
         lottery.record["anchor"] = {
             "chain_id": 31337,
             "from": sender,
-            "tx_hash": anchor_tx,
-            "block_number": int(first["number"], 16),
-            "block_hash": first["hash"],
+            "tx_hash": receipt["transactionHash"],
+            "block_number": int(receipt["blockNumber"], 16),
+            "block_hash": receipt["blockHash"],
         }
-        with FakeTown(lottery) as town:
-            out = io.StringIO()
-            with redirect_stdout(out):
-                status = VERIFIER.main([town.url, str(DROP_ID), "--rpc", node.url])
-            assert status == 0, out.getvalue()
-            assert "(2 confirmations)" in out.getvalue()
-            assert "✓ the anchor is the first transaction of this list hash" in out.getvalue()
+        return lottery
+
+    def verify(town: FakeTown, rpc_url: str) -> tuple[int, str]:
+        out = io.StringIO()
+        with redirect_stdout(out):
+            status = VERIFIER.main([town.url, str(DROP_ID), "--rpc", rpc_url])
+        return status, out.getvalue()
+
+    with AnvilNode(tmp_path / "anvil") as node:
+        sender = rpc(node.url, "eth_accounts")[0].lower()
+        closed_at = time.time() - 1
+        first = send(node.url, sender, "0x" + list_hash)
+        send(node.url, sender, "0x01")  # one block on top: 2 confirmations
+        with FakeTown(anchored(first, sender, closed_at)) as town:
+            status, out = verify(town, node.url)
+            assert status == 0, out
+            assert "(2 confirmations)" in out
+            assert "✓ the anchor is the first transaction of this list hash" in out
             # A second anchor of the same list, kept instead of the first, is caught.
-            second = rpc(
-                node.url,
-                "eth_sendTransaction",
-                {"from": sender, "to": sender, "value": "0x0", "data": "0x" + list_hash},
-            )
-            latest = rpc(node.url, "eth_getBlockByNumber", "latest", False)
-            town.lottery = build_lottery(case["server_seed"], latest["hash"], entries, case["supply"])
-            town.lottery.record["applications_close_at"] = iso_seconds(closed_at)
-            town.lottery.record["anchor"] = {
-                "chain_id": 31337,
-                "from": sender,
-                "tx_hash": second,
-                "block_number": int(latest["number"], 16),
-                "block_hash": latest["hash"],
-            }
-            out = io.StringIO()
-            with redirect_stdout(out):
-                status = VERIFIER.main([town.url, str(DROP_ID), "--rpc", node.url])
-            assert status == 1, out.getvalue()
-            assert (
-                f"✗ anchor: {anchor_tx} in block {int(first['number'], 16)} anchored the same list too"
-                in out.getvalue()
-            )
+            second = send(node.url, sender, "0x" + list_hash)
+            town.lottery = anchored(second, sender, closed_at)
+            status, out = verify(town, node.url)
+            assert status == 1, out
+            block = int(first["blockNumber"], 16)
+            assert f"✗ anchor: {first['transactionHash']} in block {block} anchored the same list too" in out, out
 
 
 def iso_seconds(seconds: float) -> str:
