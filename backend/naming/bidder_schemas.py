@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.core.schemas import PREFECTURE_PATTERN, UtcDateTime
+from backend.naming.names import ProposalPublic
 
 BidderMethod = Literal["demo", "card"]
 PaymentState = Literal["ready", "pending"]
@@ -49,16 +50,6 @@ class MyOffer(BaseModel):
     pay_url: str | None
 
 
-class MyProposal(BaseModel):
-    id: int
-    name: str
-    reading: str
-    state: str
-    reject_code: int | None
-    proposed_at: UtcDateTime
-    decided_at: UtcDateTime | None
-
-
 class LotMe(BaseModel):
     lot_id: int
     registered: bool
@@ -74,7 +65,8 @@ class LotMe(BaseModel):
     is_primary_winner: bool
     #: The right is awarded on chain (to someone).
     awarded: bool
-    proposals: list[MyProposal]
+    #: The holder's proposals for this lot, newest first (a rejection with its reason and note).
+    proposals: list[ProposalPublic]
 
 
 class PublicOffer(BaseModel):

@@ -37,6 +37,7 @@ from backend.holders.models import Holder
 from backend.naming import rules
 from backend.naming.lots import AUCTION, AWAITING_PAYMENT, AWARDED, FAILED, bidder_pseudonym
 from backend.naming.models import Bid, Lot, LotBidder, LotOffer, NameProposal
+from backend.naming.names import proposal_public
 
 log = logging.getLogger("furusato.naming")
 
@@ -177,18 +178,7 @@ def my_view(session: Session, settings: Settings, lot: Lot, holder: Holder) -> d
         "offer": None,
         "is_primary_winner": lot.awarded_to is not None and lot.awarded_to == holder.address,
         "awarded": lot.phase == AWARDED and lot.awarded_to is not None,
-        "proposals": [
-            {
-                "id": proposal.id,
-                "name": proposal.name,
-                "reading": proposal.reading,
-                "state": proposal.state,
-                "reject_code": proposal.reject_code,
-                "proposed_at": proposal.proposed_at,
-                "decided_at": proposal.decided_at,
-            }
-            for proposal in proposals
-        ],
+        "proposals": [proposal_public(session, proposal) for proposal in proposals],
     }
     if bidder is None:
         return view

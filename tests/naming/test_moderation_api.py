@@ -166,6 +166,8 @@ def test_a_rejected_winner_proposes_again_and_the_history_shows_it(client: TestC
     receipt = runtime_of(client).chain.w3.eth.get_transaction_receipt(refused.json()["proposal"]["decision_tx_hash"])
     (event,) = chain_of(client).rights(lot.contract).events.NameRejected().process_receipt(receipt, errors=DISCARD)
     assert event["args"]["reason"] == 3
+    mine = client.get(f"/api/v1/lots/{lot.lot_id}/me", headers=winner.headers).json()["proposals"]
+    assert (mine[0]["reject_reason"]["code"], mine[0]["reject_note"]) == (3, "特定の企業名は使えません")
 
     second = propose(client, winner, lot, "せせらぎ公園")
     assert second.status_code == 201, second.text
