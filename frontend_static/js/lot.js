@@ -95,7 +95,7 @@
       "pay.card": "クレジットカード",
       "err.bid_too_low": "入札額が低すぎます。いまの最低入札額は{minimum}です。",
       "err.auction_closed": "入札の受付は終わりました。",
-      "err.auction_not_open": "オークションはまだ始まっていません。",
+      "err.auction_not_started": "オークションはまだ始まっていません。",
       "err.not_registered": "入札の前に、参加の登録をしてください。",
       "err.payment_pending": "クレジットカードの登録が終わってから入札できます。",
       "err.idempotency_key_reused": "入札額が変わりました。もう一度「入札する」を押してください。",
@@ -205,7 +205,7 @@
       "pay.card": "Credit card",
       "err.bid_too_low": "Your bid is too low. The minimum bid now is {minimum}.",
       "err.auction_closed": "Bidding has closed.",
-      "err.auction_not_open": "The auction has not started yet.",
+      "err.auction_not_started": "The auction has not started yet.",
       "err.not_registered": "Please register for this auction before bidding.",
       "err.payment_pending": "You can bid once your credit card is saved.",
       "err.idempotency_key_reused": "Your bid changed. Please press “Bid” again.",
@@ -703,7 +703,7 @@
       const minimum = error.minimum_bid_jpy || (error.details && error.details.minimum_bid_jpy) || (result.body && result.body.minimum_bid_jpy);
       return { key: "err.bid_too_low", vars: { minimum: yen(minimum || (lot && lot.minimum_bid_jpy)) } };
     }
-    const known = ["auction_closed", "auction_not_open", "not_registered", "payment_pending", "idempotency_key_reused",
+    const known = ["auction_closed", "auction_not_started", "not_registered", "payment_pending", "idempotency_key_reused",
       "payment_method_unavailable", "payment_provider_unavailable", "offer_not_payable", "offer_paid", "offer_expired",
       "offer_not_found", "pay_link_invalid", "lot_not_found", "card_unavailable"];
     if (known.indexOf(code) >= 0) return { key: "err." + code };
