@@ -117,3 +117,15 @@ class Health(BaseModel):
     block: int | None
     contracts: dict[str, str]
     db: str
+
+
+def whole_number(value: object) -> object:
+    """What JSON Schema's `integer` is: a number with no fraction (`10` or `10.0`), never a
+    string (`"10"`) or a boolean, which pydantic's lax mode would take."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("a whole number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("a whole number")
+        return int(value)
+    return value

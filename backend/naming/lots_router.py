@@ -23,14 +23,14 @@ import anyio
 from anyio import to_thread
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from backend.core import mail
 from backend.core.config import Settings
 from backend.core.deps import RuntimeDep
 from backend.core.errors import ApiError, ErrorDetail, error_body, error_responses
-from backend.core.schemas import MAX_ROW_ID, UtcDateTime
+from backend.core.schemas import MAX_ROW_ID, UtcDateTime, whole_number
 from backend.holders.deps import Authorization, signed_in
 from backend.naming import bid_log, bids, rules
 from backend.naming.lot_view import LotPublic, lot_public, read_lot, status_of
@@ -54,6 +54,18 @@ IN_PROCESS_CLIENT = "testclient"
 #: fewer threads running Python at once leave the event loop (every stream) its share of
 #: the GIL, and a bid waiting for a thread waits on the event loop, holding none.
 BID_THREADS = 2
+#: One Server-Sent Event of the lot stream, as OpenAPI 3.0/3.1 describe an event (schemathesis
+#: checks each parsed event against it): `event: lot`, `data` the lot's JSON.
+LOT_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["lot"]},
+        "data": {"type": "string", "contentMediaType": "application/json", "description": "the lot, as GET /lots/{id}"},
+        "id": {"type": "string", "description": "the lot's bid count"},
+        "retry": {"type": "integer"},
+    },
+}
 
 LotId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 IdempotencyKey = Annotated[
@@ -90,7 +102,7 @@ StreamsDep = Annotated[LotStreams, Depends(lot_streams)]
 class BidCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"amount_jpy": 1000}]})
 
-    amount_jpy: int = Field(ge=1, le=bids.MAX_BID_JPY, strict=True, description="Whole yen")
+    amount_jpy: Annotated[int, Field(ge=1, le=bids.MAX_BID_JPY, description="Whole yen"), BeforeValidator(whole_number)]
 
 
 class BidRecord(BaseModel):
@@ -180,7 +192,7 @@ def get_lot(lot_id: LotId, runtime: RuntimeDep, now: Now) -> LotPublic:
                 "Server-Sent Events: `event: lot` whose `data` is the lot's JSON (as `GET /api/v1/lots/{lot_id}`), "
                 "on connect and on every change; a `: keep-alive` comment every 15 s"
             ),
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": LOT_EVENT_SCHEMA}},
         },
         **_json_errors(error_responses(404, 503, codes={404: "lot_not_found", 503: "stream_busy: too many open here"})),
     },

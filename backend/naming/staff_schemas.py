@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from backend.core.schemas import IsoDateTime, UtcDateTime, cross_field
+from backend.core.schemas import IsoDateTime, UtcDateTime, cross_field, whole_number
 from backend.sales.drop_schemas import Description, Title
 from minting.naming_rights import name_problem
 
@@ -80,20 +80,8 @@ Moment = Annotated[
 ]
 
 
-def _whole_number(value: object) -> object:
-    """What JSON Schema's `integer` is: a number with no fraction (`10` or `10.0`), never a
-    string (`"10"`) or a boolean, which pydantic's lax mode would take."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("a whole number")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError("a whole number")
-        return int(value)
-    return value
-
-
-Yen = Annotated[int, Field(ge=1, le=MAX_RESERVE_JPY), BeforeValidator(_whole_number)]
-Seconds = Annotated[int, Field(ge=0, le=MAX_SOFT_CLOSE_SECONDS), BeforeValidator(_whole_number)]
+Yen = Annotated[int, Field(ge=1, le=MAX_RESERVE_JPY), BeforeValidator(whole_number)]
+Seconds = Annotated[int, Field(ge=0, le=MAX_SOFT_CLOSE_SECONDS), BeforeValidator(whole_number)]
 Photo = Annotated[
     str,
     Field(
