@@ -12,6 +12,7 @@
   F.i18n.define({
     ja: {
       "drops.remaining": "残り {remaining} / {supply} 枚",
+      "drops.lottery": "{supply} 枚を抽選",
       "parks.auction": "命名権のオークションあり",
       "parks.named": "命名権: {holder}",
       "parks.default": "本来の名前: {name}",
@@ -20,6 +21,7 @@
       "drops.heading": "Digital resident cards on sale",
       "drops.empty": "No cards are on sale right now.",
       "drops.remaining": "{remaining} of {supply} left",
+      "drops.lottery": "{supply} cards by lottery",
       "parks.heading": "Park naming rights",
       "parks.lead": "The right to name a town park for a term. The winner of the auction proposes a name, and the town checks it.",
       "parks.auction": "Naming rights auction",
@@ -56,7 +58,8 @@
       price.textContent = F.util.yen(drop.price_jpy);
       const stock = document.createElement("span");
       stock.className = "drop-stock";
-      stock.textContent = F.i18n.t("drops.remaining", {
+      // A lottery's stock says nothing before the draw: it shows how many cards are drawn.
+      stock.textContent = F.i18n.t(drop.sale_mode === "lottery" ? "drops.lottery" : "drops.remaining", {
         remaining: drop.remaining.toLocaleString("ja-JP"),
         supply: drop.supply.toLocaleString("ja-JP"),
       });

@@ -43,4 +43,4 @@ def test_a_lottery_drop_shows_no_buy_form(page: Page, server: Any, tmp_path: Pat
     expect(page.locator("#checkout")).to_be_hidden()
     page.screenshot(path=ARTIFACTS_DIR / "drop-lottery.png", full_page=True)
     page.goto(f"{server.url}/")  # the town page's list says so too
-    expect(page.locator(".drop-card .badge")).to_have_text("抽選販売")
+    expect(page.locator(f'.drop-card[href^="/drop.html?id={drop_id}"] .badge')).to_have_text("抽選販売")

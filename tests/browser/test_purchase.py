@@ -217,7 +217,7 @@ def test_sold_out_while_filling_in_the_form(browser: Browser, small_shop: Any) -
     expect(page.get_by_role("button", name="購入する")).to_be_disabled()
 
     page.goto(f"{small_shop.url}/")
-    expect(page.locator(".drop-card .badge")).to_have_text("売り切れ")
+    expect(page.locator(".drop-card", has_text="第1期").locator(".badge")).to_have_text("売り切れ")
     page.context.close()
 
 

@@ -65,8 +65,11 @@ def test_town_page_without_javascript_is_readable_japanese(browser: Any, server:
 
 def test_town_page_lists_its_drops_and_carries_the_campaign_code(page: Page, server: Any) -> None:
     page.goto(f"{server.url}/?c=furusato-fair")
-    drop = page.locator(".drop-card")
-    expect(drop).to_have_count(1)
+    expect(page.locator(".drop-card")).to_have_count(2)  # the demo's first-come drop and its lottery
+    lottery = page.locator(".drop-card", has_text="抽選）")
+    expect(lottery.locator(".badge")).to_have_text("抽選販売")
+    expect(lottery.locator(".drop-stock")).to_contain_text("枚を抽選")
+    drop = page.locator('.drop-card[href^="/drop.html?id=1&"]')
     expect(drop.locator(".drop-title")).to_have_text("星川町 デジタル住民票 第1期")
     expect(drop.locator(".drop-price")).to_have_text("¥1,000")
     expect(drop.locator(".drop-stock")).to_have_text("残り 1,000 / 1,000 枚")
