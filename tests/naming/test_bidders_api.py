@@ -6,7 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -163,8 +163,8 @@ def test_registration_closes_with_the_auction(client: TestClient, lot: dict[str,
     with session_scope(runtime_of(client).sessions) as session:
         row = session.get(Lot, lot["id"])
         assert row is not None
-        row.ends_at = row.auction_start + timedelta(seconds=1)
-        row.auction_start = row.auction_start - timedelta(hours=1)
+        row.ends_at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)  # ended a moment ago
+        row.auction_start = row.ends_at - timedelta(hours=1)
 
     response = Holder(client, "late@example.jp").register(lot["id"])
 
