@@ -16,6 +16,7 @@ from backend.core.config import Settings, get_settings
 from backend.core.errors import install_error_handlers
 from backend.core.routing import PagesMount
 from backend.holders import router as holders
+from backend.lottery import router as lottery
 from backend.metadata import router as metadata
 from backend.naming import bidders_router, lots_router, parks_router
 from backend.naming import staff_router as naming_staff
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(metadata.router)
     app.include_router(holders.router)
     app.include_router(staff_drops.router)
+    app.include_router(lottery.router)
     app.include_router(campaigns.router)  # /c/{code} before the pages' mount at /
     app.include_router(staff_orders.router)
     app.include_router(staff.router)

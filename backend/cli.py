@@ -112,6 +112,14 @@ def run(
     demo_mode: Annotated[
         bool | None, typer.Option("--demo/--no-demo", envvar="FURUSATO_DEMO_MODE", help="demo payments [default: on]")
     ] = None,
+    demo_lottery: Annotated[
+        bool,
+        typer.Option(
+            "--demo-lottery/--no-demo-lottery",
+            envvar="FURUSATO_DEMO_LOTTERY",
+            help="seed a lottery drop with its window open in the demo town",
+        ),
+    ] = True,
 ) -> None:
     """Serve pages and API; on first start compile, start the chain and deploy."""
     import uvicorn
@@ -130,6 +138,10 @@ def run(
     runtime = guarded(lambda: open_runtime(settings))
     try:
         record_deployment(settings, runtime.chain)  # so `furusato town add --data-dir` finds us
+        if settings.demo_mode and settings.seed_demo and demo_lottery:
+            from backend.lottery.demo import seed_demo_lottery
+
+            guarded(lambda: seed_demo_lottery(runtime))
         if settings.mint_worker:
             guarded(runtime.start_worker)
         manifest = runtime.manifest
@@ -223,8 +235,16 @@ def _start_helpers(settings: Settings, sessions: sessionmaker[Session], chain: C
         typer.echo(f"no manifest at {path}: indexer and order sweeper not started (pass --data-dir)")
         return []
     manifest = guarded(lambda: Manifest.load(path))
-    typer.echo(f"indexer and order sweeper for {', '.join(manifest.addresses().values())}")
-    return [build_indexer(sessions, chain, manifest).start_thread(), OrderSweeper(sessions, chain).start_thread()]
+    typer.echo(f"indexer and order sweeper for {', '.join(manifest.addresses().values())}, and the lottery job")
+    from backend.lottery.draw import lottery_job
+    from backend.runtime import build_card_checkout
+
+    lottery = lottery_job(sessions, chain, settings, card_checkout=build_card_checkout(settings))
+    return [
+        build_indexer(sessions, chain, manifest).start_thread(),
+        OrderSweeper(sessions, chain).start_thread(),
+        lottery.start_thread(),
+    ]
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.core.config import Settings
 from backend.core.db import make_engine, make_session_factory, migrate, ping, session_scope
 from backend.holders.custody import Vault
+from backend.lottery.draw import LotteryJob, lottery_job
 from backend.payments.base import HostedCheckout
 from backend.sales.drops import card_artifact
 from backend.sales.sweeper import OrderSweeper
@@ -85,6 +86,7 @@ class Runtime:
             self.threads.append(build_worker(self.settings, self.sessions, self.chain).start_thread())
             self.threads.append(build_indexer(self.sessions, self.chain, self.manifest).start_thread())
             self.threads.append(OrderSweeper(self.sessions, self.chain).start_thread())
+            self.threads.append(self.lottery_job().start_thread())
             from backend.naming.settle import LotSettler  # here: backend.naming imports this module
 
             self.threads.append(LotSettler(self).start_thread())
@@ -97,6 +99,17 @@ class Runtime:
                 log.info("no deployer key: unfinished admin transactions are resumed where it is configured")
             else:
                 self.threads.append(OnceResumer(OnceSender(self.sessions, self.chain.w3, admin)).start_thread())
+
+    def lottery_job(self) -> LotteryJob:
+        """The lottery job of this process (close, anchor, draw, orders, promotions, mail)."""
+        return lottery_job(
+            self.sessions,
+            self.chain,
+            self.settings,
+            vault=self.vault,
+            card_checkout=self.card_checkout,
+            voucher_signer=self.voucher_signer,
+        )
 
     def close(self) -> None:
         """Stop the threads and the node we started, release connections; safe to call twice."""

@@ -7,6 +7,7 @@ from alembic import context
 from backend.core import models as _core  # noqa: F401
 from backend.core.db import Base
 from backend.holders import models as _holders  # noqa: F401  (each registers its tables on Base.metadata)
+from backend.lottery import models as _lottery  # noqa: F401
 from backend.naming import models as _naming  # noqa: F401
 from backend.payments import models as _payments  # noqa: F401
 from backend.sales import models as _sales  # noqa: F401

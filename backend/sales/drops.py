@@ -18,7 +18,7 @@ else runs then, and an orphan series from a crash there only reserves an id rang
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -260,6 +260,7 @@ def update_drop(session: Session, drop: Drop, changes: dict[str, Any]) -> bool:
     if not changed:
         return False
     status = drop.status
+    _check_lottery_fixed(drop, changed)
     if status == PUBLISHING:
         raise DropChangeRefused(
             "drop_publishing", "公開処理中のため編集できません。公開が終わってから編集してください。 (Being published.)"
@@ -288,6 +289,26 @@ def update_drop(session: Session, drop: Drop, changes: dict[str, Any]) -> bool:
         _shrink_serials(session, drop, changed["supply"])
     session.refresh(drop)
     return status in PUBLIC_STATUSES and bool(terms & SALE_FIELDS)
+
+
+#: What a lottery's draw depends on, fixed from its applications' close (`backend.lottery`
+#: copies them into the lottery then): changing them after the list is known would let the
+#: town move the draw once the anchor block, and so the result, could be computed.
+LOTTERY_FIXED_AT_CLOSE = frozenset(
+    {"supply", "per_buyer_limit", "price_jpy", "starts_at", "applications_close_at", "draw_at", "pay_within_hours"}
+)
+
+
+def _check_lottery_fixed(drop: Drop, changed: dict[str, Any]) -> None:
+    closes = aware_or_none(drop.applications_close_at)
+    if drop.sale_mode != "lottery" or drop.status == DRAFT or closes is None or datetime.now(UTC) < closes:
+        return
+    fixed = sorted(LOTTERY_FIXED_AT_CLOSE & set(changed))
+    if fixed:
+        raise _terms_locked(
+            f"抽選の受付が締め切られたため、{', '.join(fixed)} は変更できません。 "
+            "(Fixed once the lottery's applications close.)"
+        )
 
 
 def _terms_locked(message: str) -> DropChangeRefused:

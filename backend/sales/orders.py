@@ -41,6 +41,9 @@ from minting.jobs import NewJob, enqueue
 from minting.store import ChainTxRow, MintJobRow, TokenOwnerRow, TokenTransferRow, insert_for
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+#: `failure` of a lottery place's order that lapsed unpaid (`backend.lottery.draw`): its place
+#: went back to the waitlist, so money arriving later is not honoured (a refund is due).
+LOTTERY_LAPSED = "lottery_lapsed"
 
 
 class OrderRefused(Exception):
@@ -306,6 +309,9 @@ def apply_payment(
     if recorded.rowcount != 1:  # type: ignore[attr-defined]
         return PaymentResult.DUPLICATE
     session.refresh(order, with_for_update=True)
+    if order.status == "expired" and order.failure == LOTTERY_LAPSED:
+        _move(session, order, "expired", "failed", failure="paid_after_lottery_lapse")
+        return PaymentResult.LATE
     if order.status == "expired":
         # Money arrived after the reservation ran out: honour it if the cards are still there
         # and the buyer is still within the drop's limit (they may have ordered again since).

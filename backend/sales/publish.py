@@ -41,6 +41,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.core.db import session_scope
+from backend.holders.custody import Vault
+from backend.lottery.announce import announce, is_lottery
 from backend.sales.drops import (
     DRAFT,
     LIVE,
@@ -137,6 +139,9 @@ class Publisher:
     chain: Chain
     admin: LocalAccount
     receipt_wait: float = RECEIPT_WAIT_SECONDS
+    #: The deployment's vault: a lottery drop's committed seed is drawn as it goes live
+    #: (without it, the lottery job announces the drop on its next round).
+    vault: Vault | None = None
 
     def sender(self) -> OnceSender:
         return OnceSender(self.sessions, self.chain.w3, self.admin, timeout=self.receipt_wait)
@@ -254,6 +259,9 @@ class Publisher:
                 # One past the series' last id: the drop's supply (it cannot change while publishing).
                 serial = insert_for(session)(DropSerial).values(drop_id=drop_id, next_serial=first, end_serial=last + 1)
                 session.execute(serial.on_conflict_do_nothing(index_elements=["drop_id"]))
+                live = session.get(Drop, drop_id)
+                if self.vault is not None and live is not None and is_lottery(live):
+                    announce(session, self.vault, drop_id)
                 log.info(
                     "drop %s is live: series %s, ids %s-%s (tx %s)", drop_id, series_id, first, last, receipt.tx_hash
                 )
@@ -356,7 +364,7 @@ def publisher_of(runtime: Runtime) -> Publisher:
     """The publisher of a running backend: its database, chain and deployer (admin) key."""
     key = runtime.settings.deployer_key.get_secret_value() if runtime.settings.deployer_key else None
     admin = load_signer(runtime.chain, env_prefix="FURUSATO_DEPLOYER", key=key)
-    return Publisher(runtime.sessions, runtime.chain, admin)
+    return Publisher(runtime.sessions, runtime.chain, admin, vault=runtime.vault)
 
 
 def publish_drop(runtime: Runtime, drop_id: int, *, wait: float = PUBLISH_WAIT_SECONDS) -> Drop:

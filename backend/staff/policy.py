@@ -62,6 +62,7 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", f"{TOWN}/drops/{{drop_id}}/publish"): EDITORS,
     ("POST", f"{TOWN}/drops/{{drop_id}}/pause"): EDITORS,
     ("POST", f"{TOWN}/drops/{{drop_id}}/resume"): EDITORS,
+    ("GET", f"{TOWN}/drops/{{drop_id}}/lottery"): DROP_READERS,
     # orders: owner, editor and analyst read them, the CSV and the home page; refunds below.
     ("GET", f"{TOWN}/orders"): ORDER_READERS,
     ("GET", f"{TOWN}/orders.csv"): ORDER_READERS,

@@ -11,6 +11,7 @@ from alembic.migration import MigrationContext
 
 from backend.core import models as _core  # noqa: F401  (registers the tables on Base.metadata)
 from backend.core.db import Base, make_engine, migrate
+from backend.lottery import models as _lottery  # noqa: F401
 from backend.naming import models as _naming  # noqa: F401
 from backend.staff import models as _staff  # noqa: F401
 from minting.store import MintingBase
