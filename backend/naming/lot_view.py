@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.core.config import Settings
 from backend.core.schemas import UtcDateTime
 from backend.naming import rules
 from backend.naming.models import Bid, Lot, LotBidder, Park
@@ -73,6 +74,7 @@ class LotPublic(BaseModel):
     server_time: UtcDateTime = Field(description="The server's clock when this was read (bids go by it)")
     bids: list[BidPublic] = Field(description=f"The newest {BIDS_SHOWN} bids, newest first (`bid_count`: all)")
     chain: ChainRef
+    payment_methods: list[str] = Field(description="how a bidder can register to pay here: demo, card")
 
 
 def status_of(lot: Lot, now: int) -> str:
@@ -110,8 +112,14 @@ def _names_of(session: Session, park_id: int, town_id: int) -> _Names:
     return names
 
 
-def lot_public(session: Session, lot: Lot, now: int) -> LotPublic:
-    """`lot` for the public at unix second `now` (its newest bids read here)."""
+def bidder_methods(settings: Settings) -> list[str]:
+    """How a bidder can pay on this deployment: `demo` in demo mode, `card` with Stripe set up."""
+    return [method for method, on in (("demo", settings.demo_mode), ("card", settings.card_api_key is not None)) if on]
+
+
+def lot_public(session: Session, lot: Lot, now: int, methods: list[str]) -> LotPublic:
+    """`lot` for the public at unix second `now` (its newest bids read here); `methods` is
+    `bidder_methods` of the deployment."""
     names = _names_of(session, lot.park_id, lot.municipality_id)
     rows = session.execute(
         select(Bid.seq, Bid.amount_jpy, LotBidder.number, Bid.placed_at)
@@ -145,9 +153,10 @@ def lot_public(session: Session, lot: Lot, now: int) -> LotPublic:
             for seq, amount, number, at in rows
         ],
         chain=ChainRef(chain_id=lot.chain_id, contract=lot.contract, lot_id=lot.chain_lot_id),
+        payment_methods=methods,
     )
 
 
-def read_lot(session: Session, lot_id: int, now: int) -> LotPublic | None:
+def read_lot(session: Session, lot_id: int, now: int, methods: list[str]) -> LotPublic | None:
     lot = session.get(Lot, lot_id)
-    return None if lot is None else lot_public(session, lot, now)
+    return None if lot is None else lot_public(session, lot, now, methods)

@@ -33,7 +33,7 @@ from backend.core.errors import ApiError, ErrorDetail, error_body, error_respons
 from backend.core.schemas import MAX_ROW_ID, UtcDateTime, whole_number
 from backend.holders.deps import Authorization, signed_in
 from backend.naming import bid_log, bids, rules
-from backend.naming.lot_view import LotPublic, lot_public, read_lot, status_of
+from backend.naming.lot_view import LotPublic, bidder_methods, lot_public, read_lot, status_of
 from backend.naming.models import Lot, Park
 from backend.naming.stream import EventStream, LotStreams, streams_of
 from backend.runtime import Runtime
@@ -90,7 +90,7 @@ Now = Annotated[int, Depends(server_second)]
 
 
 async def lot_streams(request: Request, runtime: RuntimeDep) -> LotStreams:
-    return streams_of(request.app.state, runtime.sessions)
+    return streams_of(request.app.state, runtime.sessions, bidder_methods(runtime.settings))
 
 
 StreamsDep = Annotated[LotStreams, Depends(lot_streams)]
@@ -176,7 +176,7 @@ def send_outbid(runtime: Runtime, settings: Settings, outbid: bids.Outbid) -> No
 def get_lot(lot_id: LotId, runtime: RuntimeDep, now: Now) -> LotPublic:
     """The auction as it stands: price, next minimum bid, end, newest bids (by pseudonym)."""
     with runtime.sessions() as session:
-        public = read_lot(session, lot_id, now)
+        public = read_lot(session, lot_id, now, bidder_methods(runtime.settings))
     if public is None:
         raise _not_found()
     return public
@@ -263,7 +263,7 @@ async def place_bid(
         return JSONResponse(detail, status_code=judged.status, headers=headers)
     placed, public = judged
     if not placed.replayed:
-        streams_of(request.app.state, runtime.sessions).poke(lot_id)
+        streams_of(request.app.state, runtime.sessions, bidder_methods(runtime.settings)).poke(lot_id)
         if placed.outbid is not None:
             background.add_task(send_outbid, runtime, runtime.settings, placed.outbid)
     answer = BidAccepted(
@@ -297,7 +297,7 @@ def _judge(
         session.commit()
         lot = session.get(Lot, lot_id)
         assert lot is not None
-        return placed, lot_public(session, lot, now)
+        return placed, lot_public(session, lot, now, bidder_methods(runtime.settings))
 
 
 @router.get(

@@ -207,10 +207,13 @@ class LotStreams:
         max_seconds: float | None = None,
         max_subscribers: int | None = None,
         min_interval: float | None = None,
+        methods: list[str] | None = None,
     ) -> None:
         """Unset options take the module's constants as they are now (a test may patch them)."""
         self.sessions = sessions
         self.clock = clock
+        #: The deployment's bidder payment methods, carried in every event (`lot_view.bidder_methods`).
+        self.methods = ["demo"] if methods is None else methods
         self.poll_seconds = POLL_SECONDS if poll_seconds is None else poll_seconds
         self.heartbeat_seconds = HEARTBEAT_SECONDS if heartbeat_seconds is None else heartbeat_seconds
         self.max_seconds = MAX_STREAM_SECONDS if max_seconds is None else max_seconds
@@ -236,7 +239,7 @@ class LotStreams:
             lot = session.get(Lot, lot_id)
             if lot is None:
                 return None
-            public = lot_public(session, lot, now)
+            public = lot_public(session, lot, now, self.methods)
             return _key_of(lot, now), encode(lot.bid_count, public.model_dump_json())
 
     async def read(self, function: Callable[[int], Any], lot_id: int) -> Any:
@@ -338,12 +341,12 @@ async def _disconnect(receive: Receive) -> None:
 _made = threading.Lock()
 
 
-def streams_of(state: Any, sessions: sessionmaker[Session]) -> LotStreams:
+def streams_of(state: Any, sessions: sessionmaker[Session], methods: list[str]) -> LotStreams:
     """The app's `LotStreams` (`app.state.lot_streams`), made on first use. A test may put its
     own there first (a shorter `max_seconds`, say)."""
     with _made:
         streams: LotStreams | None = getattr(state, "lot_streams", None)
         if streams is None:
-            streams = LotStreams(sessions)
+            streams = LotStreams(sessions, methods=methods)
             state.lot_streams = streams
         return streams

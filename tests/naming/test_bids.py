@@ -119,6 +119,7 @@ def test_lot_json_shows_the_auction_and_its_newest_bids_first(
     assert (lot["min_increment_jpy"], lot["minimum_bid_jpy"]) == (1_000, 24_000)  # the lot's fixed step
     assert lot["chain"] == {"chain_id": 31337, "contract": "0x" + "cd" * 20, "lot_id": 1}
     assert lot["server_time"] == "2030-03-17T17:47:40Z"
+    assert lot["payment_methods"] == ["demo"]  # a demo deployment without Stripe: no card offered
     assert client.get("/api/v1/lots/999999").json()["error"]["code"] == "lot_not_found"
 
 
