@@ -144,6 +144,8 @@ def run(
             guarded(lambda: seed_demo_lottery(runtime))
         if settings.mint_worker:
             guarded(runtime.start_worker)
+        else:
+            guarded(runtime.start_naming)
         manifest = runtime.manifest
         action = "deployed" if runtime.deployed_now else "reusing"
         typer.echo(

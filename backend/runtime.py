@@ -87,18 +87,24 @@ class Runtime:
             self.threads.append(build_indexer(self.sessions, self.chain, self.manifest).start_thread())
             self.threads.append(OrderSweeper(self.sessions, self.chain).start_thread())
             self.threads.append(self.lottery_job().start_thread())
-            from backend.naming.settle import LotSettler  # here: backend.naming imports this module
-
-            self.threads.append(LotSettler(self).start_thread())
-            from backend.naming.names import NamingWatcher  # the naming area imports this module
-
-            self.threads.append(NamingWatcher(self).start_thread())
+            self.start_naming()
             try:
                 admin = self.admin()
             except ChainLayerError:  # no admin key here (a production API with the minter's only)
                 log.info("no deployer key: unfinished admin transactions are resumed where it is configured")
             else:
                 self.threads.append(OnceResumer(OnceSender(self.sessions, self.chain.w3, admin)).start_thread())
+
+    def start_naming(self) -> None:
+        """The naming area's loops (settle auctions, award; reconcile names, term notices).
+        Safe in every process at once (conditional updates, the exactly-once sender), so an
+        API process without the mint worker (`FURUSATO_MINT_WORKER=0`, the busy-launch setup
+        with `furusato worker` apart) runs them too: that worker has no runtime of its own."""
+        from backend.naming.names import NamingWatcher  # here: backend.naming imports this module
+        from backend.naming.settle import LotSettler
+
+        self.threads.append(LotSettler(self).start_thread())
+        self.threads.append(NamingWatcher(self).start_thread())
 
     def lottery_job(self) -> LotteryJob:
         """The lottery job of this process (close, anchor, draw, orders, promotions, mail)."""

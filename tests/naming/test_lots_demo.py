@@ -3,6 +3,7 @@ on chain like any other lot, and a restart adds nothing."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,3 +59,22 @@ def _node_url(data_dir: Path) -> str:
     found = running_node_url(data_dir)
     assert found is not None, "anvil is not running for this data directory"
     return found
+
+
+def test_an_api_process_without_the_mint_worker_still_settles_auctions(tmp_path: Path, start_server: Any) -> None:
+    """The busy-launch setup runs API processes with FURUSATO_MINT_WORKER=0 and the mint worker
+    apart (`furusato worker`, which has no runtime for the naming loops): the API processes
+    must close auctions themselves, or no lot would ever end."""
+    import sqlite3
+
+    server = start_server(["--data-dir", str(tmp_path)], env={"FURUSATO_MINT_WORKER": "false"})
+    server.wait_healthy()
+    assert _lot(server.url, 1).json()["status"] == "open"
+    ended = (datetime.now(UTC) - timedelta(seconds=5)).strftime("%Y-%m-%d %H:%M:%S.000000")
+    with sqlite3.connect(tmp_path / "furusato.db") as db:  # the demo lot ends now, without a bid
+        assert db.execute("UPDATE lots SET ends_at = ? WHERE id = 1", (ended,)).rowcount == 1
+    deadline = time.monotonic() + 60
+    while _lot(server.url, 1).json()["status"] != "unsold":  # the loop's next round, seconds away
+        assert time.monotonic() < deadline, "the settle loop did not close the lot"
+        time.sleep(0.2)
+    server.stop()
