@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from web3 import Web3
 
 from backend.core.db import session_scope
-from backend.lottery.announce import announce
-from backend.sales.drops import DropTerms, create_card_drop
+from backend.sales.drop_schemas import DropCreate
+from backend.sales.drops import new_draft
 from backend.sales.models import Drop
+from backend.sales.publish import publisher_of
 from backend.towns.demo import seed_demo_town
 
 if TYPE_CHECKING:
@@ -28,8 +28,11 @@ DRAW_AFTER_CLOSE = timedelta(hours=1)
 PAY_WITHIN_HOURS = 72
 
 
-def demo_lottery_terms(now: datetime) -> DropTerms:
-    return DropTerms(
+def demo_lottery_draft(now: datetime) -> DropCreate:
+    """The demo lottery as staff would type it in the console's wizard."""
+    closes = now + APPLICATIONS_OPEN
+    return DropCreate(
+        sale_mode="lottery",
         title_ja=DEMO_LOTTERY_TITLE_JA,
         title_en=DEMO_LOTTERY_TITLE_EN,
         description_ja=(
@@ -42,15 +45,22 @@ def demo_lottery_terms(now: datetime) -> DropTerms:
         ),
         supply=DEMO_LOTTERY_SUPPLY,
         price_jpy=1_000,
-        price_wei=Web3.to_wei(1, "milliether"),
         per_buyer_limit=DEMO_LOTTERY_LIMIT,
         starts_at=now,
+        applications_close_at=closes,
+        draw_at=closes + DRAW_AFTER_CLOSE,
+        pay_within_hours=PAY_WITHIN_HOURS,
     )
 
 
 def seed_demo_lottery(runtime: Runtime, now: datetime | None = None) -> int:
-    """The demo town's lottery drop with its window open (created only if missing); its id."""
-    now = now or datetime.now(UTC)
+    """The demo town's lottery drop with its window open (created only if missing); its id.
+
+    Published as staff publish a drop (draft, claim, `addSeries` through the exactly-once
+    sender), never by a direct transaction: the admin key is also the minter on dev chains,
+    and a nonce taken outside `signer_nonces` is one the mint sender would take again."""
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    publisher = publisher_of(runtime)
     with session_scope(runtime.sessions) as session:
         town = seed_demo_town(session)
         existing = session.scalar(
@@ -60,14 +70,10 @@ def seed_demo_lottery(runtime: Runtime, now: datetime | None = None) -> int:
         )
         if existing is not None:
             return int(existing)
-        drop = create_card_drop(
-            session, runtime.chain, runtime.card_contract, runtime.admin(), town, demo_lottery_terms(now)
+        drop = new_draft(
+            session, town, demo_lottery_draft(now), chain_id=runtime.chain.chain_id, contract=runtime.card_contract
         )
-        closes = now + APPLICATIONS_OPEN
-        drop.sale_mode = "lottery"
-        drop.applications_close_at = closes
-        drop.draw_at = closes + DRAW_AFTER_CLOSE
-        drop.pay_within_hours = PAY_WITHIN_HOURS
-        session.flush()
-        announce(session, runtime.vault, drop.id)
-        return drop.id
+        publisher.claim(session, drop, runtime.card_contract)
+        drop_id = drop.id
+    publisher.finish(drop_id)
+    return drop_id
