@@ -105,6 +105,7 @@ def _jst_input(moment: datetime) -> str:
 
 def _create_lottery_with_the_wizard(page: Page, server: Any) -> int:
     page.goto(f"{server.url}/console/drop.html")
+    expect(page.locator("#next")).to_be_enabled()  # the wizard has set its defaults: typing now stays
     page.get_by_label("名前（日本語）").fill("星川町 デジタル住民票 抽選の回")
     page.get_by_label("説明（日本語）").fill("抽選で10枚。お一人2枚まで。申し込みは無料です。")
     page.get_by_label("名前（英語）").fill("Hoshikawa digital resident card, lottery issue")
