@@ -10,17 +10,21 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from backend.benefits import spots_router, spots_staff_router, verify_router
+from backend.benefits import staff_router as benefits_staff
 from backend.core import health, openapi
 from backend.core.bodylimit import BodySizeLimit
 from backend.core.config import Settings, get_settings
 from backend.core.errors import install_error_handlers
 from backend.core.routing import PagesMount
+from backend.holders import pass_router, wallet_router
 from backend.holders import router as holders
 from backend.lottery import router as lottery
 from backend.metadata import router as metadata
 from backend.naming import bidders_router, lots_router, parks_router
 from backend.naming import staff_router as naming_staff
 from backend.payments import router as payments
+from backend.polls import announcements_router, announcements_staff_router, polls_router, polls_staff_router
 from backend.runtime import Runtime, open_runtime
 from backend.sales import campaigns_router as campaigns
 from backend.sales import router as sales
@@ -74,6 +78,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(bidders_router.router)
     app.include_router(naming_staff.router)
     app.include_router(parks_router.router)  # also /parks/{id}, /lots/{id}, /p/{id}: before the pages' mount
+    app.include_router(pass_router.router)
+    app.include_router(wallet_router.router)
+    app.include_router(verify_router.router)
+    app.include_router(benefits_staff.router)
+    app.include_router(spots_router.router)  # also /s/{code}: before the pages' mount
+    app.include_router(spots_staff_router.router)
+    app.include_router(announcements_router.router)
+    app.include_router(announcements_staff_router.router)
+    app.include_router(polls_router.router)
+    app.include_router(polls_staff_router.router)
     # Last, and leaving API paths to the API: see backend.core.routing.
     app.router.routes.append(PagesMount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="pages"))
     return app

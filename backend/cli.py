@@ -146,6 +146,7 @@ def run(
             guarded(runtime.start_worker)
         else:
             guarded(runtime.start_naming)
+            guarded(runtime.start_holder_posts)
         manifest = runtime.manifest
         action = "deployed" if runtime.deployed_now else "reusing"
         typer.echo(

@@ -88,6 +88,7 @@ class Runtime:
             self.threads.append(OrderSweeper(self.sessions, self.chain).start_thread())
             self.threads.append(self.lottery_job().start_thread())
             self.start_naming()
+            self.start_holder_posts()
             try:
                 admin = self.admin()
             except ChainLayerError:  # no admin key here (a production API with the minter's only)
@@ -105,6 +106,17 @@ class Runtime:
 
         self.threads.append(LotSettler(self).start_thread())
         self.threads.append(NamingWatcher(self).start_thread())
+
+    def start_holder_posts(self) -> None:
+        """The polls area's loops: send announcements that are due (exactly once per holder)
+        and open and close polls on time (the electorate frozen at the opening). Safe in every
+        process at once (conditional updates, unique keys), so API processes without the mint
+        worker run them too, like the naming loops."""
+        from backend.polls.clock import PollClock  # here: backend.polls imports this module
+        from backend.polls.sender import AnnouncementSender
+
+        self.threads.append(AnnouncementSender(self).start_thread())
+        self.threads.append(PollClock(self).start_thread())
 
     def lottery_job(self) -> LotteryJob:
         """The lottery job of this process (close, anchor, draw, orders, promotions, mail)."""

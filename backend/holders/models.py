@@ -1,4 +1,5 @@
-"""Holders' tables: walletless supporters and their sign-in tokens.
+"""Holders' tables: walletless supporters and their sign-in tokens; the pass key; wallet
+holders' Sign-In with Ethereum nonces and sessions.
 
 SQLAlchemy 2 typed mappings; the pydantic schemas live apart, in `schemas.py`.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     ForeignKey,
     LargeBinary,
@@ -44,4 +46,48 @@ class SignInToken(Base):
     kind: Mapped[str] = mapped_column(String(10))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PassKey(Base):
+    """The deployment's Ed25519 key that signs holders' passes (PASETO v4.public).
+
+    Made once on first use and shared by every process through the database; the private
+    half is encrypted with the vault (FURUSATO_SECRET_KEY), the public half is published
+    (`GET /api/v1/pass/keys`) so a pass can be checked offline. `kid` is the key's PASERK id,
+    carried in each pass's footer; a pass naming a kid this deployment never made is forged
+    or from another deployment."""
+
+    __tablename__ = "pass_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    encrypted_key: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: A retired key signs nothing new; its passes (≤ 90 s) expire on their own.
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class SiweNonce(Base):
+    """A nonce the server gave for a Sign-In with Ethereum (EIP-4361) message: single use."""
+
+    __tablename__ = "siwe_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WalletSession(Base):
+    """A session of a holder signed in with their own wallet (SIWE), by the SHA-256 of its token."""
+
+    __tablename__ = "wallet_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: Lower-case 0x address the signed message proved.
+    address: Mapped[str] = mapped_column(String(42), index=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

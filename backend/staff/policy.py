@@ -33,6 +33,8 @@ ORDER_READERS: Final = frozenset({"owner", "editor", "analyst"})
 ANALYSTS: Final = frozenset({"owner", "analyst"})
 #: Who reads drops: everyone in the console but the shop verifier.
 DROP_READERS: Final = frozenset({"owner", "editor", "analyst", "moderator"})
+#: Who may run a staffed spot's kiosk screen: editors and the town's shop verifiers.
+KIOSK_RUNNERS: Final = frozenset({"owner", "editor", "verifier"})
 
 TOWN: Final = "/api/v1/staff/towns/{slug}"
 
@@ -88,6 +90,44 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", f"{TOWN}/name-proposals/{{proposal_id}}/reject"): MODERATORS,
     ("GET", f"{TOWN}/name-reject-reasons"): EDITORS_AND_MODERATORS,
     ("POST", f"{TOWN}/name-reject-reasons"): MODERATORS,
+    # benefits: editors run shops, their devices, benefits and spots (and print spot posters);
+    # analysts read redemptions and check-ins (visit figures); kiosks run on staff phones.
+    ("GET", f"{TOWN}/shops"): DROP_READERS,
+    ("POST", f"{TOWN}/shops"): EDITORS,
+    ("PATCH", f"{TOWN}/shops/{{shop_id}}"): EDITORS,
+    ("GET", f"{TOWN}/shops/{{shop_id}}/devices"): EDITORS,
+    ("POST", f"{TOWN}/shops/{{shop_id}}/devices"): EDITORS,
+    ("DELETE", f"{TOWN}/devices/{{device_id}}"): EDITORS,
+    ("GET", f"{TOWN}/benefits"): DROP_READERS,
+    ("POST", f"{TOWN}/benefits"): EDITORS,
+    ("PATCH", f"{TOWN}/benefits/{{benefit_id}}"): EDITORS,
+    ("GET", f"{TOWN}/redemptions"): ORDER_READERS,
+    ("GET", f"{TOWN}/redemptions.csv"): ORDER_READERS,
+    ("GET", f"{TOWN}/spots"): DROP_READERS,
+    ("POST", f"{TOWN}/spots"): EDITORS,
+    ("PATCH", f"{TOWN}/spots/{{spot_id}}"): EDITORS,
+    ("GET", f"{TOWN}/spots/{{spot_id}}/poster.pdf"): DROP_READERS,
+    ("GET", f"{TOWN}/spots/{{spot_id}}/kiosk"): KIOSK_RUNNERS,
+    ("GET", f"{TOWN}/check-ins"): ORDER_READERS,
+    ("GET", f"{TOWN}/check-ins.csv"): ORDER_READERS,
+    # polls: editors write announcements and polls; moderators (and owners) approve or reject
+    # them when the town asks for it; everyone in the console but the verifier reads them.
+    ("GET", f"{TOWN}/announcements"): DROP_READERS,
+    ("POST", f"{TOWN}/announcements"): EDITORS,
+    ("GET", f"{TOWN}/announcements/{{announcement_id}}"): DROP_READERS,
+    ("PATCH", f"{TOWN}/announcements/{{announcement_id}}"): EDITORS,
+    ("POST", f"{TOWN}/announcements/{{announcement_id}}/submit"): EDITORS,
+    ("POST", f"{TOWN}/announcements/{{announcement_id}}/cancel"): EDITORS,
+    ("POST", f"{TOWN}/announcements/{{announcement_id}}/approve"): MODERATORS,
+    ("POST", f"{TOWN}/announcements/{{announcement_id}}/reject"): MODERATORS,
+    ("GET", f"{TOWN}/polls"): DROP_READERS,
+    ("POST", f"{TOWN}/polls"): EDITORS,
+    ("GET", f"{TOWN}/polls/{{poll_id}}"): DROP_READERS,
+    ("PATCH", f"{TOWN}/polls/{{poll_id}}"): EDITORS,
+    ("POST", f"{TOWN}/polls/{{poll_id}}/submit"): EDITORS,
+    ("POST", f"{TOWN}/polls/{{poll_id}}/cancel"): EDITORS,
+    ("POST", f"{TOWN}/polls/{{poll_id}}/approve"): MODERATORS,
+    ("POST", f"{TOWN}/polls/{{poll_id}}/reject"): MODERATORS,
 }
 
 ALLOWED_IF: dict[tuple[str, str], dict[str, str]] = {

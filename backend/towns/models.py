@@ -43,4 +43,6 @@ class Municipality(Base):
     logo_data_url: Mapped[str] = mapped_column(Text, default="")
     #: Whether editors may refund (owners always may).
     editors_may_refund: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Announcements and polls wait for a moderator's approval before they go out.
+    posts_need_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -9,10 +9,13 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from backend.benefits import models as _benefits  # noqa: F401
 from backend.core import models as _core  # noqa: F401  (registers the tables on Base.metadata)
 from backend.core.db import Base, make_engine, migrate
+from backend.holders import models as _holders  # noqa: F401
 from backend.lottery import models as _lottery  # noqa: F401
 from backend.naming import models as _naming  # noqa: F401
+from backend.polls import models as _polls  # noqa: F401
 from backend.staff import models as _staff  # noqa: F401
 from minting.store import MintingBase
 
