@@ -468,6 +468,10 @@
     "target.name_reject_reason": "見送りの理由",
     "nav.parks": "公園と命名権",
     "nav.names": "公園の名前の確認",
+    "nav.benefits": "特典・お店",
+    "nav.spots": "スポット・チェックイン",
+    "nav.announcements": "お知らせ",
+    "nav.polls": "投票",
     "col.park": "公園",
     "col.lot": "命名権（最新の期間）",
     "col.sign": "看板",
@@ -639,6 +643,10 @@
     "cerr.reason_code_taken": "この番号の理由はすでにあります。",
     "cerr.chain_refused": "ブロックチェーンが受け付けませんでした。時間をおいて、もう一度お試しください。",
     "cerr.name_invalid": "この名前はブロックチェーンに記録できません。",
+    // ── benefits, ja: shops, devices, benefits, redemptions, spots, kiosk (console-benefits/spots/kiosk) ──
+    // ── end benefits, ja ──
+    // ── polls, ja: announcements and polls (console-announcements/polls) ──
+    // ── end polls, ja ──
   };
 
   const en = {
@@ -1244,6 +1252,10 @@
     "names.pagetitle": "Park name review | Furusato console",
     "nav.parks": "Parks & naming rights",
     "nav.names": "Park names",
+    "nav.benefits": "Benefits and shops",
+    "nav.spots": "Spots and check-ins",
+    "nav.announcements": "Announcements",
+    "nav.polls": "Polls",
     "parks.heading": "Parks and naming rights",
     "parks.intro": "Register parks and open an auction for each naming term. The winner proposes a name; once the town has checked and approved it, it is the park's name for that term.",
     "parks.notices": "Naming terms ending soon",
@@ -1471,6 +1483,10 @@
     "cerr.reason_code_taken": "A reason with this number exists already.",
     "cerr.chain_refused": "The blockchain did not accept it. Please try again later.",
     "cerr.name_invalid": "This name cannot be recorded on the blockchain.",
+    // ── benefits, en: shops, devices, benefits, redemptions, spots, kiosk (console-benefits/spots/kiosk) ──
+    // ── end benefits, en ──
+    // ── polls, en: announcements and polls (console-announcements/polls) ──
+    // ── end polls, en ──
   };
 
   window.Furusato.i18n.define({ ja: ja, en: en });
