@@ -90,6 +90,11 @@ class TownSettingsUpdate(BaseModel):
         ),
     )
     editors_may_refund: bool = Field(default=None, strict=True)  # type: ignore[assignment]
+    posts_need_approval: bool = Field(  # type: ignore[assignment]
+        default=None,
+        strict=True,
+        description="true: announcements and polls wait for a moderator's (or owner's) approval before they go out",
+    )
 
     @field_validator("treasury", "royalty_receiver")
     @classmethod
@@ -130,6 +135,8 @@ class TownSettings(BaseModel):
     brand_colour: str
     logo_data_url: str
     editors_may_refund: bool
+    #: Announcements and polls wait for a moderator's (or owner's) approval when true.
+    posts_need_approval: bool
     contracts: TownContractsView
     #: The treasury on the town's own ResidentCard; null for a town without contracts of its
     #: own (its settings are stored only), when the node does not answer, or when this server

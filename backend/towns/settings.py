@@ -1,4 +1,5 @@
-"""A town's settings: names, description, home prefecture, look, treasury, refund rule.
+"""A town's settings: names, description, home prefecture, look, treasury, refund rule,
+whether announcements and polls need a moderator's approval before they go out.
 
 Changes are stored with their audit row in one commit. The treasury (and royalty rate) of a
 town with contracts of its own is also set on chain, after that commit, by `sync_treasury`:
@@ -43,6 +44,7 @@ EDITABLE = (
     "brand_colour",
     "logo_data_url",
     "editors_may_refund",
+    "posts_need_approval",
 )
 #: Rounds of "compare, send" before leaving the rest to the next save.
 MAX_SYNC_ROUNDS = 3
@@ -164,6 +166,7 @@ def settings_view(town: Municipality, on_chain: ChainTreasury | None) -> TownSet
         brand_colour=town.brand_colour,
         logo_data_url=town.logo_data_url,
         editors_may_refund=town.editors_may_refund,
+        posts_need_approval=town.posts_need_approval,
         contracts=TownContractsView(
             state="ready" if town.contracts_state == "ready" else "deploying",
             own=town.card_contract is not None,
