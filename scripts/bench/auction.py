@@ -35,7 +35,6 @@ import os
 import random
 import re
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,11 +47,12 @@ from typing import Any
 
 import aiohttp
 import requests
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
+
+from load import postgres_database, running_server  # noqa: E402
 
 import backend.app  # noqa: E402, F401  (every table's model)
 from backend.core.bearer import hash_secret  # noqa: E402
@@ -61,7 +61,6 @@ from backend.holders.models import Holder, SignInToken  # noqa: E402
 from backend.naming import bid_log  # noqa: E402
 from backend.naming.models import Lot, LotBidder, Park  # noqa: E402
 from backend.towns.models import Municipality  # noqa: E402
-from minting.anvil import free_port  # noqa: E402
 
 BID_COUNT = re.compile(rb'"bid_count":(\d+)')
 NEWEST_BID = re.compile(rb'"bids":\[\{"seq":(\d+),"amount_jpy":(\d+)')
@@ -307,24 +306,6 @@ async def bid_for(url: str, lot_id: int, tokens: list[str], seconds: float) -> t
 # ── the run ───────────────────────────────────────────────────────────────────
 
 
-def start_server(data_dir: str, database_url: str | None) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "backend.cli", "run", "--port", str(port), "--data-dir", data_dir]
-    if database_url:
-        command += ["--database-url", database_url]
-    server = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 180
-    while True:
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("furusato run did not start")
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return server, url
-        except requests.RequestException:
-            time.sleep(0.2)
-
-
 def check(
     state: Bidding, watched: list[list[Seen]], log: dict[str, Any], lot_id: int
 ) -> tuple[list[str], list[float], list[float]]:
@@ -369,53 +350,45 @@ def check(
 
 
 def run(args: argparse.Namespace, database_url: str | None) -> bool:
-    with tempfile.TemporaryDirectory() as data_dir:
-        server, url = start_server(data_dir, database_url)
-        try:
-            db_url = database_url or f"sqlite:///{data_dir}/furusato.db"
-            setup_seconds = 180.0  # the watchers connect within it; the lot ends after the bidding
-            lot_id, tokens = make_auction(db_url, args.bidders, setup_seconds + args.seconds)
-            assert bidder_count(db_url, lot_id) == args.bidders
-            events_url = f"{url}/api/v1/lots/{lot_id}/events"
-            context = multiprocessing.get_context("fork")
-            started, stop, results = context.Semaphore(0), context.Event(), context.Queue()
-            share = [args.watchers // args.watcher_processes] * args.watcher_processes
-            share[0] += args.watchers - sum(share)
-            processes = [
-                context.Process(target=watcher_process, args=(events_url, n, started, stop, results)) for n in share
-            ]
-            for process in processes:
-                process.start()
-            connect_started = time.monotonic()
-            for _ in processes:
-                if not started.acquire(timeout=150):
-                    raise SystemExit("the watchers did not all connect")
-            print(
-                f"{args.watchers:,} watchers connected in {time.monotonic() - connect_started:.1f} s; "
-                f"{args.bidders} bidders bid for {args.seconds:.0f} s",
-                flush=True,
-            )
-            state, idle, loaded = asyncio.run(bid_for(url, lot_id, tokens, args.seconds))
-            time.sleep(3)  # let the last events arrive (the check says if one did not)
-            stop.set()
-            watched, lags = [], []
-            for _ in processes:
-                seen, lag = results.get(timeout=120)
-                watched += seen
-                lags += lag
-            for process in processes:
-                process.join(30)
-            # Close the auction now rather than wait for its end, then read the published log.
-            ends = lot_ends_at(db_url, lot_id)
-            assert ends > time.time(), "the auction ended during the run"
-            close_now(db_url, lot_id)
-            log = requests.get(f"{url}/api/v1/lots/{lot_id}/bid-log", timeout=60).json()
-        finally:
-            server.send_signal(2)
-            try:
-                server.wait(60)
-            except subprocess.TimeoutExpired:
-                server.kill()
+    with tempfile.TemporaryDirectory() as data_dir, running_server(data_dir, database_url) as url:
+        db_url = database_url or f"sqlite:///{data_dir}/furusato.db"
+        setup_seconds = 180.0  # the watchers connect within it; the lot ends after the bidding
+        lot_id, tokens = make_auction(db_url, args.bidders, setup_seconds + args.seconds)
+        assert bidder_count(db_url, lot_id) == args.bidders
+        events_url = f"{url}/api/v1/lots/{lot_id}/events"
+        context = multiprocessing.get_context("fork")
+        started, stop, results = context.Semaphore(0), context.Event(), context.Queue()
+        share = [args.watchers // args.watcher_processes] * args.watcher_processes
+        share[0] += args.watchers - sum(share)
+        processes = [
+            context.Process(target=watcher_process, args=(events_url, n, started, stop, results)) for n in share
+        ]
+        for process in processes:
+            process.start()
+        connect_started = time.monotonic()
+        for _ in processes:
+            if not started.acquire(timeout=150):
+                raise SystemExit("the watchers did not all connect")
+        print(
+            f"{args.watchers:,} watchers connected in {time.monotonic() - connect_started:.1f} s; "
+            f"{args.bidders} bidders bid for {args.seconds:.0f} s",
+            flush=True,
+        )
+        state, idle, loaded = asyncio.run(bid_for(url, lot_id, tokens, args.seconds))
+        time.sleep(3)  # let the last events arrive (the check says if one did not)
+        stop.set()
+        watched, lags = [], []
+        for _ in processes:
+            seen, lag = results.get(timeout=120)
+            watched += seen
+            lags += lag
+        for process in processes:
+            process.join(30)
+        # Close the auction now rather than wait for its end, then read the published log.
+        ends = lot_ends_at(db_url, lot_id)
+        assert ends > time.time(), "the auction ended during the run"
+        close_now(db_url, lot_id)
+        log = requests.get(f"{url}/api/v1/lots/{lot_id}/bid-log", timeout=60).json()
 
     problems, pairs, slowest = check(state, watched, log, lot_id)
     accepted = len(state.accepted)
@@ -444,21 +417,6 @@ def run(args: argparse.Namespace, database_url: str | None) -> bool:
     target = percentile(slowest, 0.99) <= 0.5
     print(f"target p99 (every watcher) ≤ 500 ms: {'met' if target else 'NOT met'}")
     return not problems
-
-
-def postgres_database(admin_url: str) -> tuple[str, Callable[[], None]]:
-    admin = create_engine(make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    name = f"furusato_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    url = make_url(admin_url).set(drivername="postgresql+psycopg", database=name)
-    return url.render_as_string(hide_password=False), drop
 
 
 def main() -> None:

@@ -15,65 +15,15 @@ minted on chain.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT))
-
-from minting.anvil import free_port  # noqa: E402
-
-
-@dataclass
-class Figures:
-    seconds: float
-    latencies: list[float]
-    outcomes: Counter[str]
-
-    @property
-    def per_second(self) -> float:
-        return len(self.latencies) / self.seconds
-
-    def percentile(self, fraction: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
-
-
-def drive(clients: int, count: int, action: Callable[[requests.Session, int], str]) -> Figures:
-    """`count` calls of `action` spread over `clients` threads, each with its own HTTP session."""
-    local = threading.local()
-    latencies: list[float] = []
-    outcomes: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    def one(index: int) -> None:
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-        started = time.perf_counter()
-        outcome = action(local.session, index)
-        elapsed = time.perf_counter() - started
-        with lock:
-            latencies.append(elapsed)
-            outcomes[outcome] += 1
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(one, range(count)))
-    return Figures(time.perf_counter() - started, latencies, outcomes)
+from load import drive, ping, postgres_database, running_server
 
 
 def buy(url: str, accepted: list[dict[str, Any]], run_id: str) -> Callable[[requests.Session, int], str]:
@@ -98,13 +48,6 @@ def buy(url: str, accepted: list[dict[str, Any]], run_id: str) -> Callable[[requ
             return f"pay:{paid.status_code}"
         accepted.append({**order, "token_ids": paid.json()["token_ids"]})
         return "accepted"
-
-    return action
-
-
-def ping(url: str) -> Callable[[requests.Session, int], str]:
-    def action(session: requests.Session, _index: int) -> str:
-        return "ok" if session.get(f"{url}/api/v1/ping", timeout=60).status_code == 200 else "error"
 
     return action
 
@@ -134,38 +77,16 @@ def await_minted(url: str, accepted: list[dict[str, Any]], timeout: float) -> tu
 
 
 def run_one(name: str, database_url: str | None, args: argparse.Namespace) -> dict[str, Any]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as data_dir:
-        command = [sys.executable, "-m", "backend.cli", "run", "--port", str(port), "--data-dir", data_dir]
-        if database_url:
-            command += ["--database-url", database_url]
-        env = {**dict(__import__("os").environ), "FURUSATO_DEMO_SUPPLY": str(args.supply)}
-        server = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"furusato run did not start ({name})")
-                try:
-                    if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    time.sleep(0.2)
-            drive(args.clients, 2_000, ping(url))  # warm-up
-            baseline = drive(args.clients, args.attempts, ping(url))
-            accepted: list[dict[str, Any]] = []
-            orders = drive(args.clients, args.attempts, buy(url, accepted, uuid.uuid4().hex[:8]))
-            numbers = Counter(n for order in accepted for n in order["token_ids"])
-            oversold = max(0, len(accepted) - args.supply) + sum(1 for n in numbers if n > args.supply)
-            duplicates = sum(count - 1 for count in numbers.values() if count > 1)
-            minted, mint_seconds = await_minted(url, accepted, args.mint_timeout)
-        finally:
-            server.send_signal(2)
-            try:
-                server.wait(60)
-            except subprocess.TimeoutExpired:
-                server.kill()
+    env = {"FURUSATO_DEMO_SUPPLY": str(args.supply)}
+    with tempfile.TemporaryDirectory() as data_dir, running_server(data_dir, database_url, env) as url:
+        drive(args.clients, 2_000, ping(url))  # warm-up
+        baseline = drive(args.clients, args.attempts, ping(url))
+        accepted: list[dict[str, Any]] = []
+        orders = drive(args.clients, args.attempts, buy(url, accepted, uuid.uuid4().hex[:8]))
+        numbers = Counter(n for order in accepted for n in order["token_ids"])
+        oversold = max(0, len(accepted) - args.supply) + sum(1 for n in numbers if n > args.supply)
+        duplicates = sum(count - 1 for count in numbers.values() if count > 1)
+        minted, mint_seconds = await_minted(url, accepted, args.mint_timeout)
     ratio = orders.per_second / baseline.per_second
     print(
         f"{name:<10} orders {orders.per_second:7.1f}/s  p50 {orders.percentile(0.5):6.1f} ms"
@@ -176,20 +97,6 @@ def run_one(name: str, database_url: str | None, args: argparse.Namespace) -> di
         flush=True,
     )
     return {"ratio": ratio, "p99": orders.percentile(0.99), "oversold": oversold, "all_minted": minted == len(accepted)}
-
-
-def postgres_database(admin_url: str) -> tuple[str, Callable[[], None]]:
-    admin = create_engine(make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    name = f"furusato_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
 
 
 def main() -> None:

@@ -29,82 +29,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
+from load import REPO_ROOT, drive, ping, postgres_database, running_server
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT))
-
-from minting.anvil import free_port, running_node_url  # noqa: E402
+from minting.anvil import running_node_url
 
 TARGET_RATIO = 2.0
-
-
-@dataclass
-class Figures:
-    seconds: float
-    latencies: list[float]
-    outcomes: Counter[str]
-
-    @property
-    def per_second(self) -> float:
-        return len(self.latencies) / self.seconds
-
-    def percentile(self, fraction: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
-
-    def line(self, name: str) -> str:
-        return (
-            f"{name:<22} {self.per_second:8.1f}/s  p50 {self.percentile(0.5):7.1f} ms"
-            f"  p99 {self.percentile(0.99):7.1f} ms  {dict(self.outcomes)}"
-        )
-
-
-def drive(clients: int, count: int, action: Callable[[requests.Session, int], str]) -> Figures:
-    """`count` calls of `action` spread over `clients` threads, each with its own HTTP session."""
-    local = threading.local()
-    latencies: list[float] = []
-    outcomes: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    def one(index: int) -> None:
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-        started = time.perf_counter()
-        outcome = action(local.session, index)
-        elapsed = time.perf_counter() - started
-        with lock:
-            latencies.append(elapsed)
-            outcomes[outcome] += 1
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(one, range(count)))
-    return Figures(time.perf_counter() - started, latencies, outcomes)
-
-
-def ping(url: str) -> Callable[[requests.Session, int], str]:
-    def action(session: requests.Session, _index: int) -> str:
-        return "ok" if session.get(f"{url}/api/v1/ping", timeout=60).status_code == 200 else "error"
-
-    return action
 
 
 def order(url: str, run_id: str) -> Callable[[requests.Session, int], str]:
@@ -170,64 +112,42 @@ def _driver(database_url: str) -> str:
 
 
 def run_one(name: str, database_url: str | None, args: argparse.Namespace) -> dict[str, Any]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as data_dir:
-        command = [sys.executable, "-m", "backend.cli", "run", "--port", str(port), "--data-dir", data_dir]
-        if database_url:
-            command += ["--database-url", database_url]
-        env = {**os.environ, "FURUSATO_DEMO_SUPPLY": str(max(1, args.orders // 2)), "FURUSATO_DEMO_LOTTERY": "true"}
-        server = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"furusato run did not start ({name})")
-                try:
-                    if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    time.sleep(0.2)
-            drop_id = demo_lottery(url)
-            run_id = uuid.uuid4().hex[:8]
-            drive(args.clients, 2_000, ping(url))  # warm-up
-            baseline = drive(args.clients, args.orders, ping(url))
-            orders = drive(args.clients, args.orders, order(url, run_id))
-            applications = drive(args.clients, args.applications, application(url, drop_id, run_id))
-            accepted = applications.outcomes["accepted"]
+    env = {"FURUSATO_DEMO_SUPPLY": str(max(1, args.orders // 2)), "FURUSATO_DEMO_LOTTERY": "true"}
+    with tempfile.TemporaryDirectory() as data_dir, running_server(data_dir, database_url, env) as url:
+        drop_id = demo_lottery(url)
+        run_id = uuid.uuid4().hex[:8]
+        drive(args.clients, 2_000, ping(url))  # warm-up
+        baseline = drive(args.clients, args.orders, ping(url))
+        orders = drive(args.clients, args.orders, order(url, run_id))
+        applications = drive(args.clients, args.applications, application(url, drop_id, run_id))
+        accepted = applications.outcomes["accepted"]
 
-            record_url = f"{url}/api/v1/drops/{drop_id}/lottery"
-            counted = requests.get(record_url, timeout=60).json()["entries_count"]
-            move_the_clock(database_url or f"sqlite:///{Path(data_dir) / 'furusato.db'}", drop_id)
-            started = time.perf_counter()
-            while True:
-                record = requests.get(record_url, timeout=60).json()
-                if record["state"] in ("drawn", "settled"):
-                    break
-                if time.perf_counter() - started > args.draw_timeout:
-                    raise SystemExit(f"not drawn within {args.draw_timeout} s: {json.dumps(record)[:300]}")
-                time.sleep(0.2)
-            draw_seconds = time.perf_counter() - started
-            verifier = subprocess.run(
-                [
-                    sys.executable,
-                    "-I",
-                    str(REPO_ROOT / "scripts" / "verify_lottery.py"),
-                    url,
-                    str(drop_id),
-                    "--rpc",
-                    running_node_url(Path(data_dir)) or "",
-                ],
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
-        finally:
-            server.send_signal(2)
-            try:
-                server.wait(60)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        record_url = f"{url}/api/v1/drops/{drop_id}/lottery"
+        counted = requests.get(record_url, timeout=60).json()["entries_count"]
+        move_the_clock(database_url or f"sqlite:///{Path(data_dir) / 'furusato.db'}", drop_id)
+        started = time.perf_counter()
+        while True:
+            record = requests.get(record_url, timeout=60).json()
+            if record["state"] in ("drawn", "settled"):
+                break
+            if time.perf_counter() - started > args.draw_timeout:
+                raise SystemExit(f"not drawn within {args.draw_timeout} s: {json.dumps(record)[:300]}")
+            time.sleep(0.2)
+        draw_seconds = time.perf_counter() - started
+        verifier = subprocess.run(
+            [
+                sys.executable,
+                "-I",
+                str(REPO_ROOT / "scripts" / "verify_lottery.py"),
+                url,
+                str(drop_id),
+                "--rpc",
+                running_node_url(Path(data_dir)) or "",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     order_requests = orders.per_second * 2  # create + pay: two requests per attempt
     ratio_attempts = applications.per_second / orders.per_second
     ratio_requests = applications.per_second / order_requests
@@ -252,20 +172,6 @@ def run_one(name: str, database_url: str | None, args: argparse.Namespace) -> di
         "entries_ok": record["entries_count"] == accepted,
         "verified": verifier.returncode == 0,
     }
-
-
-def postgres_database(admin_url: str) -> tuple[str, Callable[[], None]]:
-    admin = create_engine(make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    name = f"furusato_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
 
 
 def main() -> None:
