@@ -25,6 +25,15 @@
   function title(item) { return en() ? (item.title_en || item.title_ja) : (item.title_ja || item.title_en); }
 
   // A refusal in words: this page's own codes first, then the console's.
+  // Written by the signed-in member: the server lets someone else approve it (a second pair of eyes).
+  function mine(item) {
+    const me = C.state().me || {};
+    const by = item.created_by;
+    if (by === null || by === undefined) return false;
+    if (typeof by === "object") return (by.email && by.email === me.email) || (by.id !== undefined && by.id === me.id);
+    return by === me.email || (me.id !== undefined && String(by) === String(me.id));
+  }
+
   function refusal(result) {
     const code = C.errorCode(result);
     if (code) {
@@ -35,11 +44,16 @@
     return C.errorText(result);
   }
 
+  // A series as the API names it: a drop id, or {drop_id, title_ja, title_en}.
+  function seriesId(entry) { return String(entry && typeof entry === "object" ? entry.drop_id : entry); }
+
   function seriesText(item) {
     const ids = item.series || [];
     if (!ids.length) return t("ann.series.all");
-    return ids.map(function (id) {
-      const drop = drops.find(function (d) { return String(d.id) === String(id); });
+    return ids.map(function (entry) {
+      const id = seriesId(entry);
+      const drop = drops.find(function (d) { return String(d.id) === String(id); }) ||
+        (typeof entry === "object" ? { title_ja: entry.title_ja, title_en: entry.title_en } : null);
       return drop ? C.dropTitle(drop) : "#" + id;
     }).join("、");
   }
@@ -72,19 +86,15 @@
 
   function actions(item) {
     const box = C.make("div", { className: "row-actions" });
-    if (C.can(EDITORS) && item.status === "draft") {
-      const edit = C.make("button", { type: "button", className: "secondary small", text: t("ann.edit") });
+    // A draft, or one a moderator sent back, is edited and submitted again.
+    if (C.can(EDITORS) && (item.status === "draft" || item.status === "rejected")) {
+      const edit = C.make("button", { type: "button", className: "secondary small", text: t(item.status === "rejected" ? "ann.rewrite" : "ann.edit") });
       edit.addEventListener("click", function () { startEdit(item); });
       const submit = C.make("button", { type: "button", className: "primary small", text: t("ann.submit.short") });
       submit.addEventListener("click", function () { submitOne(item, submit); });
       box.append(edit, submit);
     }
-    if (C.can(EDITORS) && item.status === "rejected") {
-      const again = C.make("button", { type: "button", className: "link-button", text: t("ann.rewrite") });
-      again.addEventListener("click", function () { startEdit(item, true); });
-      box.append(again);
-    }
-    if (C.can(EDITORS) && ["draft", "pending_approval", "scheduled"].indexOf(item.status) >= 0) {
+    if (C.can(EDITORS) && ["draft", "pending_approval", "scheduled", "rejected"].indexOf(item.status) >= 0) {
       const cancel = C.make("button", { type: "button", className: "link-button", text: t("ann.cancel") });
       cancel.addEventListener("click", function () { cancelOne(item, cancel); });
       box.append(cancel);
@@ -174,7 +184,9 @@
       ]),
       C.make("div", { className: "grid-2 post-pair" }, [postCard(item, "ja"), postCard(item, "en")]),
     ]);
-    if (C.can(MODERATORS)) {
+    if (C.can(MODERATORS) && mine(item)) {
+      card.append(C.make("p", { className: "hint", text: t("ann.own") }));
+    } else if (C.can(MODERATORS)) {
       const approve = C.make("button", { type: "button", className: "primary", text: t("ann.approve") });
       approve.addEventListener("click", function () { decide(item, true, null, approve); });
       card.append(C.make("div", { className: "decide" }, [
@@ -271,7 +283,7 @@
     clearForm();
     editing = asNew ? null : item.id;
     ["title_ja", "title_en", "body_ja", "body_en"].forEach(function (name) { C.el(name).value = item[name] || ""; });
-    const ids = (item.series || []).map(String);
+    const ids = (item.series || []).map(seriesId);
     document.querySelectorAll("#series-choices input").forEach(function (input) { input.checked = ids.indexOf(input.value) >= 0; });
     const later = !!item.send_at && !asNew;
     C.el(later ? "when-later" : "when-now").checked = true;

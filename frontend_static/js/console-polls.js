@@ -30,6 +30,15 @@
   function question(poll) { return en() ? (poll.question_en || poll.question_ja) : (poll.question_ja || poll.question_en); }
   function label(option) { return en() ? (option.label_en || option.label_ja) : (option.label_ja || option.label_en); }
 
+  // Written by the signed-in member: the server lets someone else approve it (a second pair of eyes).
+  function mine(item) {
+    const me = C.state().me || {};
+    const by = item.created_by;
+    if (by === null || by === undefined) return false;
+    if (typeof by === "object") return (by.email && by.email === me.email) || (by.id !== undefined && by.id === me.id);
+    return by === me.email || (me.id !== undefined && String(by) === String(me.id));
+  }
+
   function refusal(result) {
     const code = C.errorCode(result);
     if (code) {
@@ -40,11 +49,16 @@
     return C.errorText(result);
   }
 
+  // A series as the API names it: a drop id, or {drop_id, title_ja, title_en}.
+  function seriesId(entry) { return String(entry && typeof entry === "object" ? entry.drop_id : entry); }
+
   function seriesText(poll) {
     const ids = poll.series || [];
     if (!ids.length) return t("cpoll.series.all");
-    return ids.map(function (id) {
-      const drop = drops.find(function (d) { return String(d.id) === String(id); });
+    return ids.map(function (entry) {
+      const id = seriesId(entry);
+      const drop = drops.find(function (d) { return String(d.id) === String(id); }) ||
+        (typeof entry === "object" ? { title_ja: entry.title_ja, title_en: entry.title_en } : null);
       return drop ? C.dropTitle(drop) : "#" + id;
     }).join("、");
   }
@@ -57,8 +71,9 @@
   function turnout(poll, results) {
     const source = results || poll;
     const nested = source.turnout && typeof source.turnout === "object" ? source.turnout : {};
-    const votes = firstNumber([nested.votes, nested.cast, source.votes_cast, source.votes, source.ballots]);
-    const electorate = firstNumber([nested.electorate, source.electorate, poll.electorate]);
+    const votes = firstNumber([nested.votes, source.votes_cast, source.votes_so_far, poll.votes_so_far]);
+    // After the close the base is the electorate less its refunded cards (`eligible`).
+    const electorate = firstNumber([nested.electorate, source.eligible, source.electorate, poll.electorate]);
     let percent = firstNumber([nested.percent, source.turnout_percent]);
     if (percent === null && votes !== null && electorate) percent = (100 * votes) / electorate;
     return { votes: votes, electorate: electorate, percent: percent };
@@ -88,19 +103,15 @@
     const open = C.make("button", { type: "button", className: "secondary small", text: t("cpoll.open") });
     open.addEventListener("click", function () { showDetail(poll.id); });
     box.append(open);
-    if (C.can(EDITORS) && poll.status === "draft") {
-      const edit = C.make("button", { type: "button", className: "secondary small", text: t("cpoll.edit") });
+    // A draft, or one a moderator sent back, is edited and submitted again.
+    if (C.can(EDITORS) && (poll.status === "draft" || poll.status === "rejected")) {
+      const edit = C.make("button", { type: "button", className: "secondary small", text: t(poll.status === "rejected" ? "cpoll.rewrite" : "cpoll.edit") });
       edit.addEventListener("click", function () { startEdit(poll); });
       const submit = C.make("button", { type: "button", className: "primary small", text: t("cpoll.submit.short") });
       submit.addEventListener("click", function () { submitOne(poll, submit); });
       box.append(edit, submit);
     }
-    if (C.can(EDITORS) && poll.status === "rejected") {
-      const again = C.make("button", { type: "button", className: "link-button", text: t("cpoll.rewrite") });
-      again.addEventListener("click", function () { startEdit(poll, true); });
-      box.append(again);
-    }
-    if (C.can(EDITORS) && ["draft", "pending_approval", "scheduled", "open"].indexOf(poll.status) >= 0) {
+    if (C.can(EDITORS) && ["draft", "pending_approval", "scheduled", "rejected", "open"].indexOf(poll.status) >= 0) {
       const cancel = C.make("button", { type: "button", className: "link-button", text: t("cpoll.cancel") });
       cancel.addEventListener("click", function () { cancelOne(poll, cancel); });
       box.append(cancel);
@@ -211,7 +222,7 @@
       parts.push(C.make("p", { className: met === false ? "notice notice-warn" : "notice", text: t(met === false ? "cpoll.quorum.not_met" : "cpoll.quorum.met", { percent: poll.quorum_percent || 0 }) }));
       parts.push(C.make("p", { className: "row-actions" }, [
         C.make("a", { className: "button secondary small", href: "/poll.html?id=" + encodeURIComponent(poll.id), target: "_blank", rel: "noopener", text: t("cpoll.results_page") }),
-        C.make("a", { className: "button secondary small", href: "/api/v1/polls/" + encodeURIComponent(poll.id) + "/ballots.txt", download: "poll-" + poll.id + "-ballots.txt", text: t("cpoll.ballots") }),
+        C.make("a", { className: "button secondary small", href: results.ballots_url || "/api/v1/polls/" + encodeURIComponent(poll.id) + "/ballots.txt", download: "poll-" + poll.id + "-ballots.txt", text: t("cpoll.ballots") }),
       ]));
       if (results.ballots_head) parts.push(C.make("p", { className: "hint" }, [t("cpoll.head") + " ", C.make("code", { className: "mono", text: results.ballots_head })]));
     } else {
@@ -280,7 +291,9 @@
         return C.make("li", {}, [option.label_ja, C.make("span", { className: "hint", lang: "en", text: " / " + option.label_en })]);
       })),
     ]);
-    if (C.can(MODERATORS)) {
+    if (C.can(MODERATORS) && mine(poll)) {
+      card.append(C.make("p", { className: "hint", text: t("cpoll.own") }));
+    } else if (C.can(MODERATORS)) {
       const approve = C.make("button", { type: "button", className: "primary", text: t("cpoll.approve") });
       approve.addEventListener("click", function () { decide(poll, true, null, approve); });
       card.append(C.make("div", { className: "decide" }, [
@@ -416,7 +429,7 @@
     }
     C.el("quorum_percent").value = String(poll.quorum_percent || 0);
     C.el("allow_change").checked = poll.allow_change !== false;
-    const ids = (poll.series || []).map(String);
+    const ids = (poll.series || []).map(seriesId);
     render();
     document.querySelectorAll("#series-choices input").forEach(function (input) { input.checked = ids.indexOf(input.value) >= 0; });
     C.el("poll-form").scrollIntoView({ block: "start" });
