@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import smtplib
 from datetime import UTC, datetime
@@ -28,6 +29,8 @@ log = logging.getLogger("furusato.mail")
 SMTP_TIMEOUT_SECONDS = 15.0
 SUBMISSION_PORT = 587
 SMTPS_PORT = 465
+#: A caller-chosen mail file name (`send(..., file_name=)`): no path separators, no dot first.
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}")
 
 
 class MailError(Exception):
@@ -46,11 +49,17 @@ def build_message(settings: Settings, to: str, subject: str, body: str) -> Email
     return message
 
 
-def send(settings: Settings, message: EmailMessage) -> Path | None:
-    """Deliver `message`: over SMTP if configured (returns None), else as a file (its path)."""
+def send(settings: Settings, message: EmailMessage, *, file_name: str | None = None) -> Path | None:
+    """Deliver `message`: over SMTP if configured (returns None), else as a file (its path).
+
+    `file_name` (letters, digits, `.`, `-`, `_`; without `.eml`) names the file instead of a
+    fresh stamp: a sender that hands the same message over again after a crash (the
+    announcement sender) replaces that one file rather than adding a second."""
     if settings.smtp_url:
         _send_smtp(settings.smtp_url, message)
         return None
+    if file_name is not None:
+        return _replace_eml(settings.data_dir / "mail", file_name, message)
     return _write_eml(settings.data_dir / "mail", message)
 
 
@@ -62,6 +71,24 @@ def _write_eml(folder: Path, message: EmailMessage) -> Path:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as file:
         file.write(message.as_bytes())
+    return path
+
+
+def _replace_eml(folder: Path, name: str, message: EmailMessage) -> Path:
+    """Write `name.eml` whole or not at all: a temporary file (not `*.eml`) renamed over it."""
+    if not _FILE_NAME.fullmatch(name):
+        raise ValueError(f"not a mail file name: {name!r}")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.eml"
+    temporary = folder / f".{name}.{secrets.token_hex(4)}.tmp"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(message.as_bytes())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return path
 
 
