@@ -1,0 +1,241 @@
+"""Checking a holder's pass at a shop, and which benefits the card may use there now.
+
+The checks, in this order (each answers its own reason, in Japanese and English):
+1. `forged`, `expired` — the proof's signature and expiry (`backend.holders.pass_token`:
+   the deployment's keys are cached in memory, so this is one Ed25519 check);
+2. `other_town` — the proof's town is not the verifier's (a shop never honours another
+   town's card, even one of this deployment);
+3. `unknown_card` — no series (drop) of this deployment on that chain and contract holds the
+   token id, or the indexer has not seen it minted;
+4. `revoked` — the card's order was refunded after minting (`order_cards.revoked_at`);
+5. `not_holder` — the indexer's current owner is not the address the proof names: the card
+   moved after the proof was made (a screenshot passed on, a card sold).
+
+Fast by construction (the benchmark's p99 ≤ 150 ms at 64 clients): no chain call, and a
+handful of indexed reads — the drop by (chain, contract, id range), the owner row by its
+primary key, the card's order row by its unique key, the benefits of the scope, and this
+card's redemptions in the current periods by the redemptions' unique key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+
+from backend.holders.pass_token import PassClaims, PassRefused, read_pass
+from backend.metadata.lookup import MAX_TOKEN_ID, padded_number
+from backend.sales.models import Drop, OrderCard
+from backend.towns.models import Municipality
+from minting.store import TokenOwnerRow
+
+from .deps import VerifierCaller
+from .models import Benefit, BenefitSeries, Redemption, Shop
+from .periods import period_end, period_key
+from .schemas import CardRef, SeriesRef, TownRef, VerifyBenefit, VerifyResult
+from .shops import shop_ref
+
+#: Each refusal as the clerk's red screen says it: (Japanese, English).
+REASONS: Final[dict[str, tuple[str, str]]] = {
+    "forged": ("偽造または改ざん", "Forged or altered: not a pass this town issued."),
+    "expired": ("期限切れ", "Expired: ask the holder to open their pass again."),
+    "other_town": ("別の町のカード", "A card of another town."),
+    "unknown_card": ("見つからないカード", "No such card (not issued yet, or not of this deployment)."),
+    "revoked": ("返金により無効", "Revoked: the purchase was refunded."),
+    "not_holder": ("別の持ち主に移っています", "This card has moved to another holder."),
+}
+
+
+@dataclass(frozen=True)
+class Card:
+    """A card that passed every check."""
+
+    claims: PassClaims
+    town: Municipality
+    drop: Drop
+    #: The owner on chain now, as the indexer saw it (checksummed).
+    owner: str
+
+    @property
+    def number(self) -> str:
+        return padded_number(self.drop, self.claims.token_id)
+
+    @property
+    def ref(self) -> CardRef:
+        return CardRef(chain_id=self.claims.chain_id, contract=self.drop.contract, token_id=self.claims.token_id)
+
+    @property
+    def series(self) -> SeriesRef:
+        return SeriesRef(drop_id=self.drop.id, title_ja=self.drop.title_ja, title_en=self.drop.title_en)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+    claims: PassClaims | None = None
+
+    @property
+    def message_ja(self) -> str:
+        return REASONS[self.reason][0]
+
+    @property
+    def message_en(self) -> str:
+        return REASONS[self.reason][1]
+
+
+def _drop_of(session: Session, chain_id: int, contract: str, token_id: int) -> Drop | None:
+    """The series whose id range holds the token (ranges are reserved when a drop publishes)."""
+    return session.scalar(
+        select(Drop).where(
+            Drop.chain_id == chain_id,
+            Drop.contract == contract,
+            Drop.kind == "resident_card",
+            Drop.first_token_id.is_not(None),
+            Drop.first_token_id <= token_id,
+            Drop.first_token_id + Drop.supply > token_id,
+        )
+    )
+
+
+def check_card(
+    session: Session, sessions: sessionmaker[Session], proof: str, verifier: VerifierCaller, now: datetime
+) -> Card | Refusal:
+    """The card the proof shows, if every check holds (module docstring); else the refusal."""
+    try:
+        claims = read_pass(sessions, proof, now)
+    except PassRefused as refused:
+        return Refusal(refused.reason)
+    if claims.town != verifier.town_slug:
+        return Refusal("other_town", claims)
+    if claims.token_id > MAX_TOKEN_ID:
+        return Refusal("unknown_card", claims)
+    contract = Web3.to_checksum_address(claims.contract)
+    drop = _drop_of(session, claims.chain_id, contract, claims.token_id)
+    if drop is None:
+        return Refusal("unknown_card", claims)
+    if drop.municipality_id != verifier.town_id:
+        return Refusal("other_town", claims)
+    owner = session.get(TokenOwnerRow, (claims.chain_id, contract, claims.token_id))
+    if owner is None:
+        return Refusal("unknown_card", claims)
+    revoked_at = session.scalar(
+        select(OrderCard.revoked_at).where(OrderCard.drop_id == drop.id, OrderCard.token_id == claims.token_id)
+    )
+    if revoked_at is not None:
+        return Refusal("revoked", claims)
+    if owner.owner.lower() != claims.holder.lower():
+        return Refusal("not_holder", claims)
+    town = session.get(Municipality, verifier.town_id)
+    assert town is not None  # the verifier's town was just read
+    return Card(claims=claims, town=town, drop=drop, owner=owner.owner)
+
+
+def applies_to(drop_id: int) -> object:
+    """SQL: the benefit is for every series (no rows) or names this one."""
+    named = exists(select(BenefitSeries.drop_id).where(BenefitSeries.benefit_id == Benefit.id))
+    this = exists(
+        select(BenefitSeries.drop_id).where(BenefitSeries.benefit_id == Benefit.id, BenefitSeries.drop_id == drop_id)
+    )
+    return or_(~named, this)
+
+
+def in_term(now: datetime) -> object:
+    return and_(
+        or_(Benefit.starts_at.is_(None), Benefit.starts_at <= now),
+        or_(Benefit.ends_at.is_(None), Benefit.ends_at > now),
+    )
+
+
+def card_benefits(session: Session, card: Card, verifier: VerifierCaller, now: datetime) -> list[VerifyBenefit]:
+    """The benefits of the verifier's scope (a device: its shop; staff: the town) for the
+    card's series, in their term, at open shops; paused ones too (shown, not usable), each
+    with whether this card used it in the current period, when and where."""
+    query = (
+        select(Benefit, Shop)
+        .join(Shop, Shop.id == Benefit.shop_id)
+        .where(
+            Benefit.municipality_id == verifier.town_id,
+            Shop.archived_at.is_(None),
+            applies_to(card.drop.id),  # type: ignore[arg-type]
+            in_term(now),  # type: ignore[arg-type]
+        )
+        .order_by(Benefit.id)
+    )
+    if verifier.shop_id is not None:
+        query = query.where(Benefit.shop_id == verifier.shop_id)
+    rows = session.execute(query).all()
+    if not rows:
+        return []
+    keys = {benefit.id: period_key(benefit.period, now) for benefit, _shop in rows}
+    used = {
+        redemption.benefit_id: (redemption, shop)
+        for redemption, shop in session.execute(
+            select(Redemption, Shop)
+            .join(Shop, Shop.id == Redemption.shop_id)
+            .where(
+                or_(*(and_(Redemption.benefit_id == bid, Redemption.period_key == key) for bid, key in keys.items())),
+                Redemption.chain_id == card.claims.chain_id,
+                Redemption.contract == card.drop.contract,
+                Redemption.token_id == card.claims.token_id,
+            )
+        ).all()
+    }
+    answers = []
+    for benefit, shop in rows:
+        redemption, where = used.get(benefit.id, (None, None))
+        reason = "already_redeemed" if redemption is not None else None if benefit.active else "paused"
+        answers.append(
+            VerifyBenefit(
+                id=benefit.id,
+                title=benefit.title_ja,
+                title_ja=benefit.title_ja,
+                title_en=benefit.title_en,
+                description_ja=benefit.description_ja,
+                description_en=benefit.description_en,
+                shop=shop_ref(shop),
+                period=benefit.period,  # type: ignore[arg-type]
+                available=reason is None,
+                unavailable_reason=reason,  # type: ignore[arg-type]
+                last_redeemed_at=None if redemption is None else redemption.redeemed_at,
+                last_redeemed_shop=None if where is None else shop_ref(where),
+                available_again_at=None if redemption is None else period_end(benefit.period, now, benefit.ends_at),
+            )
+        )
+    return answers
+
+
+def check_pass(
+    session: Session, sessions: sessionmaker[Session], proof: str, verifier: VerifierCaller, now: datetime
+) -> VerifyResult:
+    """The clerk's answer for a scanned proof (module docstring)."""
+    checked = check_card(session, sessions, proof, verifier, now)
+    if isinstance(checked, Refusal):
+        return VerifyResult(
+            valid=False,
+            reason=checked.reason,  # type: ignore[arg-type]
+            message_ja=checked.message_ja,
+            message_en=checked.message_en,
+            town=None,
+            series=None,
+            number=None,
+            card=None,
+            expires_at=None if checked.claims is None else checked.claims.expires_at,
+            benefits=[],
+        )
+    town = checked.town
+    return VerifyResult(
+        valid=True,
+        reason=None,
+        message_ja=None,
+        message_en=None,
+        town=TownRef(slug=town.slug, name_ja=town.name_ja, name_en=town.name_en),
+        series=checked.series,
+        number=checked.number,
+        card=checked.ref,
+        expires_at=checked.claims.expires_at,
+        benefits=card_benefits(session, checked, verifier, now),
+    )
