@@ -174,16 +174,13 @@ def parse_message(text: str) -> SiweMessage:
 
     if line() != "":
         raise _malformed("a blank line must follow the address")
-    statement: str | None = line()
-    if statement:
+    # `[ statement LF ] LF`: a statement line then a blank one, or (no statement) one blank.
+    statement: str | None = line() or None
+    if statement is not None:
         if not _STATEMENT.fullmatch(statement):
             raise _malformed("the statement has characters EIP-4361 does not allow")
         if line() != "":
             raise _malformed("a blank line must follow the statement")
-    else:
-        statement = None
-        if line() != "":  # no statement: two blank lines, then URI
-            raise _malformed("expected the URI line")
 
     uri = tagged("URI: ")
     if not _URI.fullmatch(uri):
@@ -231,7 +228,7 @@ def parse_message(text: str) -> SiweMessage:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def format_message(message: SiweMessage) -> str:
