@@ -9,6 +9,7 @@
   const F = window.Furusato;
   const t = function (key, vars) { return F.i18n.t(key, vars); };
   const PAGE = 20;
+  const KEPT_KEY = "furusato.poll-receipts";
   let news = { items: [], total: 0 };
   let polls = null; // [{…poll, cards: [...]}]
   let numbers = {}; // "contract:token_id" → the card's number (from /holders/me/cards)
@@ -49,6 +50,8 @@
       "hp.sending": "投票しています…",
       "hp.voted": "投票しました（{n}票）。下の受付番号（レシート）を控えておくと、締め切りのあと、結果のページで自分の票が数えられたか確かめられます。",
       "hp.receipt": "受付番号（レシート）",
+      "hp.nonce": "確かめ用の番号",
+      "hp.nonce.hint": "受付番号があなたの住民票と答えの票であることを、あとで確かめるための番号です。この端末にだけ残ります。",
       "hp.copy": "控える",
       "hp.copied": "コピーしました",
       "hp.copy.failed": "コピーできませんでした。番号を長押しして選んでください。",
@@ -93,6 +96,8 @@
       "hp.sending": "Voting…",
       "hp.voted": "Voted ({n} vote(s)). Keep the receipt below: after the close you can check on the results page that your vote was counted.",
       "hp.receipt": "Receipt",
+      "hp.nonce": "Check number",
+      "hp.nonce.hint": "With it you can show later that the receipt is your card's vote for your answer. Kept on this device only.",
       "hp.copy": "Copy",
       "hp.copied": "Copied",
       "hp.copy.failed": "Could not copy. Press and hold the code to select it.",
@@ -195,6 +200,7 @@
   }
 
   function canVote(poll, card) {
+    if (card.can_vote !== undefined) return !!card.can_vote;
     if (poll.status !== "open" || card.eligible === false) return false;
     const voted = card.option_id !== null && card.option_id !== undefined;
     return !voted || poll.allow_change !== false;
@@ -221,26 +227,50 @@
     if (status) status.textContent = ok ? t("hp.copied") : t("hp.copy.failed");
   }
 
-  function receiptLine(receipt) {
-    const button = make("button", { type: "button", className: "secondary small copy-button", text: t(copied === receipt ? "hp.copied" : "hp.copy") });
-    button.addEventListener("click", function () { copy(receipt, button); });
-    return make("div", { className: "receipt" }, [
+  // The receipt (and, from this phone's own vote, its nonce: the server shows it once) with a
+  // button that copies both, to paste into the poll page's search or keep in a note.
+  function receiptLine(receipt, nonce) {
+    const text = nonce ? t("hp.receipt") + ": " + receipt + "\n" + t("hp.nonce") + ": " + nonce : receipt;
+    const button = make("button", { type: "button", className: "secondary small copy-button", text: t(copied === text ? "hp.copied" : "hp.copy") });
+    button.addEventListener("click", function () { copy(text, button); });
+    const box = make("div", { className: "receipt" }, [
       make("span", { className: "receipt-label", text: t("hp.receipt") }),
       make("code", { className: "mono receipt-code", text: receipt }),
-      button,
-      make("span", { className: "copy-status visually-hidden", role: "status", "aria-live": "polite" }),
     ]);
+    if (nonce) {
+      box.append(
+        make("span", { className: "receipt-label", text: t("hp.nonce") }),
+        make("code", { className: "mono receipt-nonce", text: nonce }),
+        make("span", { className: "hint", text: t("hp.nonce.hint") }),
+      );
+    }
+    box.append(button, make("span", { className: "copy-status visually-hidden", role: "status", "aria-live": "polite" }));
+    return box;
+  }
+
+  // Receipts this phone was given, with their nonces: {poll id: {card key: {receipt, nonce}}}.
+  function kept() {
+    try { return JSON.parse(localStorage.getItem(KEPT_KEY) || "{}") || {}; } catch (e) { return {}; }
+  }
+
+  function keep(pollId, made) {
+    const all = kept();
+    all[pollId] = Object.assign(all[pollId] || {}, made);
+    try { localStorage.setItem(KEPT_KEY, JSON.stringify(all)); } catch (e) { /* private mode: this visit only */ }
   }
 
   function cardLine(poll, card) {
     const voted = card.option_id !== null && card.option_id !== undefined;
-    const receipt = (fresh[poll.id] && fresh[poll.id][cardKey(card)]) || card.receipt;
+    const mine = (fresh[poll.id] && fresh[poll.id][cardKey(card)]) || (kept()[poll.id] || {})[cardKey(card)] || null;
+    const receipt = card.receipt || (mine && mine.receipt);
+    // The nonce belongs to the receipt it came with (a changed vote has a new receipt).
+    const nonce = mine && mine.receipt === receipt ? mine.nonce : "";
     const state = voted ? t("hp.card.voted", { option: optionLabel(poll, card.option_id) }) + (poll.allow_change === false ? " " + t("hp.card.final") : "") : t("hp.card.not_voted");
     const li = make("li", { className: "poll-card-line" + (fresh[poll.id] && fresh[poll.id][cardKey(card)] ? " fresh" : "") }, [
       make("span", { className: "poll-card-number", text: t("hp.card", { number: cardNumber(card) }) }),
       make("span", { className: voted ? "poll-card-state voted" : "poll-card-state", text: state }),
     ]);
-    if (receipt) li.append(receiptLine(receipt));
+    if (receipt) li.append(receiptLine(receipt, nonce));
     return li;
   }
 
@@ -369,7 +399,10 @@
   async function loadPolls() {
     const found = await F.util.api("GET", "/api/v1/holders/me/polls", { bearer: token() });
     if (!found.ok || !found.body) return;
-    polls = found.body.items || found.body.polls || [];
+    // Each item is {poll, cards}: the poll's public facts and the caller's cards in its electorate.
+    polls = (found.body.items || []).map(function (item) {
+      return item.poll ? Object.assign({}, item.poll, { cards: item.cards || [] }) : item;
+    });
     renderPolls();
   }
 
@@ -381,8 +414,9 @@
     button.disabled = false;
     if (done.ok) {
       const made = {};
-      ((done.body && done.body.votes) || []).forEach(function (v) { made[cardKey(v)] = v.receipt; });
+      ((done.body && done.body.votes) || []).forEach(function (v) { made[cardKey(v)] = { receipt: v.receipt, nonce: v.receipt_nonce || "" }; });
       fresh[poll.id] = made;
+      keep(poll.id, made);
       notes[poll.id] = { key: "hp.voted", vars: { n: Object.keys(made).length || cards.length }, tone: "success" };
       await loadPolls();
     } else {
