@@ -131,9 +131,7 @@ def staff_benefits(session: Session, benefits: list[Benefit]) -> list[StaffBenef
             select(Redemption.benefit_id, func.count())
             .where(Redemption.benefit_id.in_(ids))
             .group_by(Redemption.benefit_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     shops = {shop.id: shop for shop in session.scalars(select(Shop).where(Shop.id.in_({b.shop_id for b in benefits})))}
     return [

@@ -248,12 +248,12 @@ def tappers(session: Session, redemptions: list[Redemption]) -> dict[tuple[str, 
     if device_ids:
         for device_id, label in session.execute(
             select(VerifierDevice.id, VerifierDevice.label).where(VerifierDevice.id.in_(device_ids))
-        ).tuples():
+        ):
             names[("device", device_id)] = f"device:{device_id} {label}"
     if staff_ids:
         for staff_id, email in session.execute(
             select(StaffMember.id, StaffMember.email).where(StaffMember.id.in_(staff_ids))
-        ).tuples():
+        ):
             names[("staff", staff_id)] = email
     return names
 
@@ -272,7 +272,7 @@ def export_rows(
     """The CSV's rows, oldest first, read in batches (constant memory)."""
     query = redemptions_of(town_id, filters).order_by(None).order_by(Redemption.redeemed_at, Redemption.id)
     chunk: list[tuple[Redemption, Benefit, Shop, Drop]] = []
-    for row in session.execute(query.execution_options(yield_per=batch)).tuples():
+    for row in session.execute(query.execution_options(yield_per=batch)):
         chunk.append(row)
         if len(chunk) >= batch:
             yield from _csv_rows(session, chunk)
@@ -336,5 +336,5 @@ def page_of(
     """One page of the town's redemptions, newest first, and how many match."""
     query = redemptions_of(town_id, filters)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = list(session.execute(query.limit(limit).offset(offset)).tuples().all())
+    rows = [(r, b, s, d) for r, b, s, d in session.execute(query.limit(limit).offset(offset))]
     return staff_items(session, rows), total

@@ -75,14 +75,12 @@ def staff_shops(session: Session, shops: list[Shop]) -> list[StaffShop]:
                 VerifierDevice.revoked_at.is_(None),
             )
             .group_by(VerifierDevice.shop_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     benefits = dict(
-        session.execute(select(Benefit.shop_id, func.count()).where(Benefit.shop_id.in_(ids)).group_by(Benefit.shop_id))
-        .tuples()
-        .all()
+        session.execute(
+            select(Benefit.shop_id, func.count()).where(Benefit.shop_id.in_(ids)).group_by(Benefit.shop_id)
+        ).all()
     )
     return [
         StaffShop(
