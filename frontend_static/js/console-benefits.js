@@ -16,7 +16,7 @@
   const BENEFIT_FIELDS = ["title_ja", "title_en", "description_ja", "description_en", "shop_id", "period", "series", "starts_at", "ends_at"];
   // Refusals of this area with their own sentence ("bcerr.<code>"); others go to console.js.
   const CODES = ["shop_not_found", "shop_closed", "shop_archived", "benefit_not_found", "device_not_found",
-    "device_revoked", "drop_not_found", "series_not_found", "invalid_term", "spot_not_found"];
+    "device_revoked", "drop_not_found", "series_not_found", "invalid_term", "term_invalid", "spot_not_found"];
 
   let shops = [];
   let devices = {};      // shop id → [device]
@@ -52,12 +52,15 @@
 
   // ───────────── shops ─────────────
 
+  // The server's status (link_pending, link_expired, active, revoked), else worked out.
   function deviceStatus(device) {
-    if (device.revoked_at) return C.make("span", { className: "badge badge-revoked", text: t("ben.device.revoked") });
-    if (device.paired_at) return C.make("span", { className: "badge badge-live", text: t("ben.device.paired") });
-    const expires = C.time.ms(device.link_expires_at || device.expires_at);
-    if (!isNaN(expires) && expires < Date.now()) return C.make("span", { className: "badge badge-expired", text: t("ben.device.link_expired") });
-    return C.make("span", { className: "badge badge-pending", text: t("ben.device.waiting") });
+    let status = device.status;
+    if (!status) {
+      const expires = C.time.ms(device.link_expires_at || device.expires_at);
+      status = device.revoked_at ? "revoked" : device.paired_at ? "active" : !isNaN(expires) && expires < Date.now() ? "link_expired" : "link_pending";
+    }
+    const looks = { revoked: "revoked", active: "live", link_expired: "expired", link_pending: "pending" };
+    return C.make("span", { className: "badge badge-" + (looks[status] || "pending"), text: t("ben.device." + status) });
   }
 
   function deviceItem(shop, device) {
@@ -126,7 +129,8 @@
       form.addEventListener("submit", function (event) { event.preventDefault(); addDevice(shop, form); });
       box.append(form);
     }
-    box.append(linkBox(shop));
+    const link = linkBox(shop);
+    if (link) box.append(link);
     return box;
   }
 
@@ -184,6 +188,7 @@
     C.el("shops").replaceChildren.apply(C.el("shops"), open.concat(done).map(shopCard));
     C.el("shops-empty").hidden = shops.length !== 0;
     shopOptions();
+    benefitFormShown();
   }
 
   function shopOptions() {
@@ -353,6 +358,11 @@
   function renderBenefits() {
     C.el("benefits").replaceChildren.apply(C.el("benefits"), benefits.map(benefitCard));
     C.el("benefits-empty").hidden = benefits.length !== 0;
+    benefitFormShown();
+  }
+
+  // A benefit needs an open shop: the form shows once there is one.
+  function benefitFormShown() {
     C.el("benefit-form").hidden = !C.can(EDITORS) || !shops.some(function (s) { return !closed(s); });
   }
 
@@ -435,7 +445,7 @@
       const code = C.errorCode(made);
       if (code === "shop_not_found" || code === "shop_closed" || code === "shop_archived") benefitErrors.shop_id = "bcerr." + code;
       if (code === "drop_not_found" || code === "series_not_found") benefitErrors.series = "bcerr." + code;
-      if (code === "invalid_term") benefitErrors.ends_at = "v.ben.ends_after";
+      if (code === "invalid_term" || code === "term_invalid") benefitErrors.ends_at = "v.ben.ends_after";
       renderBenefitErrors();
       const bad = BENEFIT_FIELDS.find(function (name) { return benefitErrors[name]; });
       if (bad) return focusField(bad);
@@ -505,6 +515,8 @@
     if (item.device_label) return t("ben.r.by_device", { label: item.device_label });
     if (item.device && item.device.label) return t("ben.r.by_device", { label: item.device.label });
     if (item.staff_email) return item.staff_email;
+    const device = /^device:\d+ (.*)$/.exec(item.by || "");
+    if (device) return t("ben.r.by_device", { label: device[1] });
     if (item.by) return String(item.by);
     return "—";
   }

@@ -79,7 +79,7 @@
     C.el("kiosk-offline").hidden = true;
     C.el("kiosk-spot").textContent = t("kiosk.unavailable");
     const code = C.errorCode(answer);
-    const known = ["spot_not_found", "spot_archived", "not_kiosk"];
+    const known = ["spot_not_found", "spot_archived", "not_a_kiosk"];
     C.say("page-error", known.indexOf(code) >= 0 ? t("kcerr." + code) : C.errorText(answer), "error");
   }
 

@@ -734,6 +734,7 @@
     "bcerr.drop_not_found": "選んだ住民票の販売が見つかりません。選び直してください。",
     "bcerr.series_not_found": "選んだ住民票の販売が見つかりません。選び直してください。",
     "bcerr.invalid_term": "終わりは始まりより後にしてください。",
+    "bcerr.term_invalid": "終わりは始まりより後にしてください。",
     "bcerr.spot_not_found": "このスポットは見つかりませんでした。",
     "spots.pagetitle": "スポット・チェックイン | ふるさと 管理画面",
     "spots.archived": "使っていません",
@@ -790,7 +791,7 @@
     "kiosk.fullscreen_exit": "全画面をやめる",
     "kcerr.spot_not_found": "このスポットは見つかりませんでした。",
     "kcerr.spot_archived": "使わないようにしたスポットです。",
-    "kcerr.not_kiosk": "このスポットは受付画面を使わない設定です。スポットの一覧で「受付画面を使う」にしてください。",
+    "kcerr.not_a_kiosk": "このスポットは受付画面を使わない設定です。スポットの一覧で「受付画面を使う」にしてください。",
     // ── end benefits, ja ──
     // ── polls, ja: announcements and polls (console-announcements/polls) ──
     "ann.pagetitle": "お知らせ | ふるさと 管理画面",
@@ -1885,7 +1886,7 @@
     "f.benefit_shop": "Where it is used",
     "f.benefit_shop.choose": "Choose a shop",
     "f.benefit_period": "How often",
-    "f.benefit_period.hint": "Each card can use it this often. A card that changes hands keeps its own count.",
+    "f.benefit_period.hint": "Each card can use it this often. A card passed to someone else cannot be used again in the same period.",
     "f.benefit_series": "Which cards",
     "f.benefit_series.all": "All of the town's cards (also future ones)",
     "f.benefit_series.some": "Only the cards I choose",
@@ -1948,6 +1949,7 @@
     "bcerr.drop_not_found": "A chosen sale was not found. Please choose again.",
     "bcerr.series_not_found": "A chosen sale was not found. Please choose again.",
     "bcerr.invalid_term": "The end must be after the start.",
+    "bcerr.term_invalid": "The end must be after the start.",
     "bcerr.spot_not_found": "This spot was not found.",
     "spots.pagetitle": "Spots and check-ins | Furusato console",
     "spots.heading": "Spots and check-ins",
@@ -2037,7 +2039,7 @@
     "kiosk.exit": "Close the kiosk screen",
     "kcerr.spot_not_found": "This spot was not found.",
     "kcerr.spot_archived": "This spot is retired.",
-    "kcerr.not_kiosk": "This spot does not use a kiosk screen. Turn it on in the list of spots.",
+    "kcerr.not_a_kiosk": "This spot does not use a kiosk screen. Turn it on in the list of spots.",
     // ── end benefits, en ──
     // ── polls, en: announcements and polls (console-announcements/polls) ──
     "ann.pagetitle": "Announcements | Furusato console",
