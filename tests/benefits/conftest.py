@@ -10,24 +10,28 @@ by overriding `backend.benefits.deps.verify_time`.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from web3 import Web3
 
 from backend.app import create_app
 from backend.benefits.deps import verify_time
+from backend.benefits.models import Redemption
 from backend.core.config import Settings
 from backend.core.db import session_scope
-from backend.core.models import RateCounter
+from backend.core.models import AuditEntry, RateCounter
 from backend.holders.custody import ensure_holder
 from backend.holders.pass_token import issue_pass, pass_vault
 from backend.holders.signin import exchange_link, request_link
@@ -42,10 +46,10 @@ WAIT_SECONDS = 60.0
 POLL_SECONDS = 0.05
 
 
-def start_client(tmp_path_factory: pytest.TempPathFactory, name: str, **overrides: Any) -> Iterator[TestClient]:
+def start_client(data_dir: Path, **overrides: Any) -> Iterator[TestClient]:
     """An app on a fresh chain (start-up deploys contracts: ~10 s) with its mint worker and
     indexer running (a TestClient does not start them), for one test module."""
-    settings = Settings(chain="eth-tester://", data_dir=tmp_path_factory.mktemp(name) / "data", **overrides)
+    settings = Settings(chain="eth-tester://", data_dir=data_dir, **overrides)
     with TestClient(create_app(settings)) as client:
         runtime_of(client).start_worker()
         yield client
@@ -230,3 +234,42 @@ def device_token(client: TestClient, owner: dict[str, str], shop_id: int) -> tup
     opened = client.post("/api/v1/verify/devices/session", json={"link": link["link_url"]})
     assert opened.status_code == 200, opened.text
     return link["device_id"], bearer(opened.json()["device_token"])
+
+
+# ── races ───────────────────────────────────────────────────────────────────
+
+RACE_COPIES = 20
+
+
+def redeem_at_once(
+    client: TestClient, benefit_id: int, proof: str, headers: dict[str, str], copies: int = RACE_COPIES
+) -> list[Any]:
+    """`copies` redemptions of one benefit with one proof, released together from a barrier
+    (each thread's request runs in the app's own thread pool, so they meet in the database)."""
+    gate = threading.Barrier(copies)
+
+    def one(_index: int) -> Any:
+        gate.wait()
+        return client.post(f"/api/v1/benefits/{benefit_id}/redemptions", json={"proof": proof}, headers=headers)
+
+    with ThreadPoolExecutor(copies) as pool:
+        return list(pool.map(one, range(copies)))
+
+
+def assert_exactly_one(client: TestClient, responses: list[Any], benefit_id: int) -> None:
+    """One 201, every other answer 409 already_redeemed naming when and where; one row, one
+    audit row."""
+    statuses = Counter(response.status_code for response in responses)
+    assert statuses == {201: 1, 409: len(responses) - 1}, [(r.status_code, r.text) for r in responses]
+    refusals = [response.json()["error"] for response in responses if response.status_code == 409]
+    assert {refusal["code"] for refusal in refusals} == {"already_redeemed"}
+    assert all("日本時間" in refusal["message"] and "JST" in refusal["message"] for refusal in refusals)
+    with runtime_of(client).sessions() as session:
+        rows = session.scalar(select(func.count()).select_from(Redemption).where(Redemption.benefit_id == benefit_id))
+        audited = session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "benefit.redeem", AuditEntry.after.startswith(f'{{"benefit_id":{benefit_id},'))
+        )
+    assert rows == 1
+    assert audited == 1

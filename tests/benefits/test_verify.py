@@ -40,7 +40,7 @@ OTHER_TOWN = "tsukimi"
 
 @pytest.fixture(scope="module")
 def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    yield from start_client(tmp_path_factory, "verify")
+    yield from start_client(tmp_path_factory.mktemp("verify") / "data")
 
 
 @pytest.fixture(scope="module")
