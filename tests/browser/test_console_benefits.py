@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.browser]
 
 TOWN = "hoshikawa"
 EDITOR = "tokuten@hoshikawa.example"
+VERIFIER = "uketsuke@hoshikawa.example"
 LAPTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 CODE = re.compile(r"^\s+(\d{6})\s*$", re.MULTILINE)
@@ -47,18 +48,19 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def town(start_server: Any, data_dir: Path) -> Any:
-    """`furusato run` with the demo town on an in-process chain, and an editor for it."""
+    """`furusato run` with the demo town on an in-process chain, an editor and a shop verifier."""
     running = start_server(["--chain", "eth-tester://", "--data-dir", str(data_dir)])
     running.wait_healthy()
-    added = subprocess.run(
-        [*FURUSATO, "staff", "add", EDITOR, "--town", TOWN, "--role", "editor", "--data-dir", str(data_dir)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert added.returncode == 0, added.stdout + added.stderr
+    for address, role in ((EDITOR, "editor"), (VERIFIER, "verifier")):
+        added = subprocess.run(
+            [*FURUSATO, "staff", "add", address, "--town", TOWN, "--role", role, "--data-dir", str(data_dir)],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert added.returncode == 0, added.stdout + added.stderr
     return running
 
 
@@ -204,6 +206,34 @@ def _spot_poster_and_kiosk(page: Page, server: Any) -> None:
     _shot(page, "kiosk")
 
 
+def _signed_in(browser: Browser, server: Any, session: dict[str, str], viewport: ViewportSize) -> BrowserContext:
+    """A browser carrying the console's cookies for `session`."""
+    context = browser.new_context(locale="ja-JP", viewport=viewport, accept_downloads=True)
+    context.add_cookies(
+        [
+            {"name": "furusato_staff", "value": session["token"], "url": server.url},
+            {"name": "furusato_csrf", "value": session["csrf_token"], "url": server.url},
+        ]
+    )
+    return context
+
+
+def _verifier_runs_the_kiosk(browser: Browser, server: Any, data_dir: Path, kiosk_url: str) -> None:
+    """The town's shop verifier (no other console page) opens the kiosk link the editor gave."""
+    context = _signed_in(browser, server, _session(server, data_dir, VERIFIER), PHONE)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(kiosk_url)
+    expect(page.get_by_role("heading", level=1)).to_have_text("星川渓谷 ビジターセンター")
+    expect(page.locator("#kiosk-qr")).to_have_attribute("src", re.compile(r"^data:image/svg\+xml"))
+    expect(page.get_by_role("link", name="受付画面を閉じる")).to_be_hidden()  # no spots page for them
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    _shot(page, "kiosk-verifier-phone")
+    assert errors == [], errors
+    context.close()
+
+
 def _phone_and_english(browser: Browser, context: BrowserContext, server: Any) -> None:
     """The same pages on a phone (nothing wider than the screen) and in English (no key left)."""
     phone = browser.new_context(locale="ja-JP", viewport=PHONE, storage_state=context.storage_state())
@@ -234,20 +264,14 @@ def _phone_and_english(browser: Browser, context: BrowserContext, server: Any) -
 
 
 def test_editor_runs_shops_benefits_and_a_kiosk_spot(browser: Browser, town: Any, data_dir: Path) -> None:
-    session = _session(town, data_dir, EDITOR)
-    context = browser.new_context(locale="ja-JP", viewport=LAPTOP, accept_downloads=True)
-    context.add_cookies(
-        [
-            {"name": "furusato_staff", "value": session["token"], "url": town.url},
-            {"name": "furusato_csrf", "value": session["csrf_token"], "url": town.url},
-        ]
-    )
+    context = _signed_in(browser, town, _session(town, data_dir, EDITOR), LAPTOP)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
 
     _shop_phone_and_benefit(page, town)
     _spot_poster_and_kiosk(page, town)
+    _verifier_runs_the_kiosk(browser, town, data_dir, page.url)
     _phone_and_english(browser, context, town)
 
     assert errors == [], errors
