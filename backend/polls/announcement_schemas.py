@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from backend.core.schemas import MAX_ROW_ID, IsoDateTime, UtcDateTime, cross_field
+from backend.core.schemas import MAX_ROW_ID, IsoDateTime, UtcDateTime, cross_field, whole_number
 from backend.sales.drop_schemas import Title
 
 MAX_BODY = 10_000
@@ -34,7 +34,7 @@ Body = Annotated[
     str,
     Field(min_length=1, max_length=MAX_BODY, pattern=_BODY_PATTERN, description="plain text; line breaks kept"),
 ]
-DropId = Annotated[int, Field(ge=1, le=MAX_ROW_ID, strict=True)]
+DropId = Annotated[int, Field(ge=1, le=MAX_ROW_ID), BeforeValidator(whole_number)]
 Series = Annotated[
     list[DropId],
     Field(max_length=MAX_SERIES, description="drop ids of the town's card series; [] = every series of the town"),

@@ -104,6 +104,9 @@ BUSINESS_OUTCOMES: dict[tuple[str, str], dict[int, frozenset[str]]] = {
     ("POST", "/api/v1/staff/invites/accept"): {400: frozenset({"invite_invalid"})},
     # Whether an address is where the card already is, or holds contract code, is chain state.
     ("POST", "/api/v1/holders/me/cards/{token_id}/move"): {422: frozenset({"invalid_address", "contract_address"})},
+    # An unsubscribe token's MAC is checked against the deployment's secret, not a schema.
+    ("GET", "/api/v1/mail/unsubscribe"): {400: frozenset({"invalid_token"})},
+    ("POST", "/api/v1/mail/unsubscribe"): {400: frozenset({"invalid_token"})},
 }
 POSITIVE_DATA_REFUSED = "ST202"
 
