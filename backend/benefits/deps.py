@@ -19,7 +19,7 @@ Writes (redemptions) are counted per caller in the shared rate counters
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import Depends, Query, Request
@@ -66,7 +66,13 @@ def verify_time() -> datetime:
     return utcnow()
 
 
-VerifyNow = Annotated[datetime, Depends(verify_time)]
+def _verify_now(now: Annotated[datetime, Depends(verify_time)]) -> datetime:
+    """`verify_time` in UTC: SQLite stores a datetime's wall time without its zone, so every
+    moment written or compared in SQL must be UTC (an overridden clock may be in Japan time)."""
+    return now.astimezone(UTC)
+
+
+VerifyNow = Annotated[datetime, Depends(_verify_now)]
 
 
 @dataclass(frozen=True)
