@@ -199,6 +199,8 @@
     return option ? pick(option, "label") : "";
   }
 
+  function hasVoted(card) { return card.option_id !== null && card.option_id !== undefined; }
+
   function canVote(poll, card) {
     if (card.can_vote !== undefined) return !!card.can_vote;
     if (poll.status !== "open" || card.eligible === false) return false;
@@ -296,7 +298,8 @@
       votable.forEach(function (card) {
         const key = cardKey(card);
         const id = idBase + "-card-" + card.token_id;
-        if (keep.cards[key] === undefined) keep.cards[key] = true;
+        // Ticked at first: the cards that have not voted (all of them when every one has, to change).
+        if (keep.cards[key] === undefined) keep.cards[key] = !hasVoted(card) || votable.every(hasVoted);
         const input = make("input", { type: "checkbox", id: id, value: key });
         input.checked = keep.cards[key];
         input.addEventListener("change", function () {
