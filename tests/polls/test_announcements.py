@@ -527,6 +527,8 @@ def test_a_holder_reads_the_sent_announcements_of_the_series_they_hold_newest_fi
     ).json()
     assert bob["items"][0]["id"] == for_all
     assert bob["total"] >= 2
+    revoked = client.get("/api/v1/holders/me/announcements", headers=bearer(sign_in(client, world.revoked))).json()
+    assert revoked == {"items": [], "total": 0, "limit": 20, "offset": 0}  # a refunded card reads nothing
     assert client.get("/api/v1/holders/me/announcements").status_code == 401
 
 
