@@ -176,6 +176,9 @@ class PollElector(Base):
     drop_id: Mapped[int] = mapped_column(ForeignKey("drops.id"))
     #: Lower-case 0x address of the owner on chain at the opening.
     address: Mapped[str] = mapped_column(String(42))
+    #: Set once at the close: the card was revoked (refunded) by then, so its vote (if any)
+    #: is left out of the tally and the ballot file, whatever is refunded later.
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class PollVote(Base):

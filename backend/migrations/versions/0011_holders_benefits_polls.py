@@ -278,6 +278,7 @@ def upgrade() -> None:
         sa.Column("token_id", sa.BigInteger(), nullable=False),
         sa.Column("drop_id", sa.Integer(), nullable=False),
         sa.Column("address", sa.String(length=42), nullable=False),
+        sa.Column("excluded", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["drop_id"],
             ["drops.id"],
