@@ -14,11 +14,14 @@ DATA_DIR ?=
 CHAIN ?=
 PYTEST_ARGS ?=
 
+#: Files of frontend_static/vendor/ made at set-up (see their rules below).
+VENDOR_FILES := frontend_static/vendor/jsQR.js
+
 RUN_ARGS := $(if $(PORT),--port $(PORT)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(CHAIN),--chain $(CHAIN))
 
 .PHONY: setup run test system-deps lint bench clean
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed $(VENDOR_FILES)
 	@$(BIN)/furusato compile
 
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -35,6 +38,12 @@ $(SLITHER_VENV)/.installed: requirements-slither.lock
 node_modules/.installed: package-lock.json package.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# Page libraries served from our own origin (never a CDN): copied out of node_modules, so the
+# versions are the ones package-lock.json pins. frontend_static/vendor/ is not committed.
+frontend_static/vendor/jsQR.js: node_modules/.installed
+	@mkdir -p $(@D)
+	cp node_modules/jsqr/dist/jsQR.js $@
 
 run: setup
 	$(BIN)/furusato run $(RUN_ARGS)
