@@ -61,7 +61,11 @@ def public_poll(poll_id: PollId, session: SessionDep, now: PollNow) -> Poll:
     poll = session.get(Poll, poll_id)
     if poll is None or poll.status not in PUBLIC:
         raise ApiError(404, "poll_not_found", "その投票はありません。 (No such poll.)")
-    return catch_up(session, poll, now)
+    catch_up(session, poll, now)
+    # Hand the connection back before the caller's own dependencies (the holder's session
+    # lookup) take one: a request never holds two, so a burst of votes cannot drain the pool.
+    session.commit()
+    return poll
 
 
 PublicPollDep = Annotated[Poll, Depends(public_poll)]

@@ -156,8 +156,9 @@ def cast(
                 insert(PollVote)
                 .values(**key, option_id=option.id, receipt=receipt, changes=0, voted_at=now)
                 .on_conflict_do_nothing()
-            )
-            if inserted.rowcount:  # type: ignore[attr-defined]
+                .returning(PollVote.token_id)  # psycopg's rowcount is -1 for an INSERT
+            ).first()
+            if inserted is not None:
                 answers.append(_answer(card, option, receipt, nonce, 0))
                 continue
             # Another request inserted it meanwhile (and has committed): change it, if allowed.
