@@ -30,15 +30,6 @@
   function question(poll) { return en() ? (poll.question_en || poll.question_ja) : (poll.question_ja || poll.question_en); }
   function label(option) { return en() ? (option.label_en || option.label_ja) : (option.label_ja || option.label_en); }
 
-  // Written by the signed-in member: the server lets someone else approve it (a second pair of eyes).
-  function mine(item) {
-    const me = C.state().me || {};
-    const by = item.created_by;
-    if (by === null || by === undefined) return false;
-    if (typeof by === "object") return (by.email && by.email === me.email) || (by.id !== undefined && by.id === me.id);
-    return by === me.email || (me.id !== undefined && String(by) === String(me.id));
-  }
-
   function refusal(result) {
     const code = C.errorCode(result);
     if (code) {
@@ -111,7 +102,7 @@
       submit.addEventListener("click", function () { submitOne(poll, submit); });
       box.append(edit, submit);
     }
-    if (C.can(EDITORS) && ["draft", "pending_approval", "scheduled", "rejected", "open"].indexOf(poll.status) >= 0) {
+    if (C.can(EDITORS) && ["draft", "pending_approval", "scheduled", "rejected"].indexOf(poll.status) >= 0) {
       const cancel = C.make("button", { type: "button", className: "link-button", text: t("cpoll.cancel") });
       cancel.addEventListener("click", function () { cancelOne(poll, cancel); });
       box.append(cancel);
@@ -291,9 +282,7 @@
         return C.make("li", {}, [option.label_ja, C.make("span", { className: "hint", lang: "en", text: " / " + option.label_en })]);
       })),
     ]);
-    if (C.can(MODERATORS) && mine(poll)) {
-      card.append(C.make("p", { className: "hint", text: t("cpoll.own") }));
-    } else if (C.can(MODERATORS)) {
+    if (C.can(MODERATORS)) {
       const approve = C.make("button", { type: "button", className: "primary", text: t("cpoll.approve") });
       approve.addEventListener("click", function () { decide(poll, true, null, approve); });
       card.append(C.make("div", { className: "decide" }, [

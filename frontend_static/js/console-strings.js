@@ -901,7 +901,6 @@
     "cpoll.cancel": "取りやめる",
     "cpoll.cancel.title": "「{question}」を取りやめますか",
     "cpoll.cancel.body": "取りやめた投票は始まりません。元には戻せません。",
-    "cpoll.cancel.body.open": "投票の受付を止めて、結果は出しません。投票した方の票は数えません。元には戻せません。",
     "cpoll.cancelled": "「{question}」を取りやめました。",
     "cpoll.approve": "承認する",
     "cpoll.approve.title": "「{question}」を承認しますか",
@@ -916,7 +915,6 @@
     "cpoll.rejected": "「{question}」を見送りました。",
     "cpoll.rejected_for": "見送りの理由: {reason}",
     "cpoll.moderators_only": "承認はモデレーターか管理者が行います。",
-    "cpoll.own": "ご自分でつくった投票です。ほかのモデレーターか管理者が承認します。",
     "cpoll.series.all": "この町のすべての住民票",
     "cpoll.window": "{from} 〜 {to}",
     "cpoll.turnout": "{votes} / {electorate}枚（{percent}）",
@@ -985,6 +983,11 @@
     "v.poll.closes_after_opens": "締め切りは、投票の始まりより後にしてください（長くても1年以内）。",
     "v.poll.quorum_percent": "0〜100 の整数で入力してください。",
     "v.poll.series": "投票できる住民票を選び直してください。",
+    "cerr.poll_not_found": "この投票は見つかりませんでした。ページを再読み込みしてください。",
+    "cerr.poll_not_editable": "いまの状態では直せません（下書きか見送りの投票だけ直せます）。ページを再読み込みしてください。",
+    "cerr.opens_at_passed": "投票の始まりの日時を過ぎています。「直す」で始まりと締め切りの日時を決め直してから、もう一度どうぞ。",
+    "cerr.poll_not_pending": "もう承認待ちではありません（ほかの方が先に決めたか、取りやめられました）。",
+    "cerr.poll_not_cancellable": "始まった投票は取りやめられません。",
     // ── end polls, ja ──
   };
 
@@ -2149,7 +2152,6 @@
     "cpoll.cancel": "Cancel",
     "cpoll.cancel.title": "Cancel “{question}”?",
     "cpoll.cancel.body": "A cancelled poll does not open. This cannot be undone.",
-    "cpoll.cancel.body.open": "Voting stops and no result is published; the votes cast are not counted. This cannot be undone.",
     "cpoll.cancelled": "Cancelled “{question}”.",
     "cpoll.approve": "Approve",
     "cpoll.approve.title": "Approve “{question}”?",
@@ -2164,7 +2166,6 @@
     "cpoll.rejected": "Sent “{question}” back.",
     "cpoll.rejected_for": "Sent back: {reason}",
     "cpoll.moderators_only": "A moderator or owner approves it.",
-    "cpoll.own": "You created this one: another moderator or owner approves it.",
     "cpoll.series.all": "Every card of the town",
     "cpoll.window": "{from} to {to}",
     "cpoll.turnout": "{votes} / {electorate} cards ({percent})",
@@ -2233,6 +2234,11 @@
     "v.poll.closes_after_opens": "The close must come after the opening (within a year).",
     "v.poll.quorum_percent": "A whole number from 0 to 100.",
     "v.poll.series": "Choose the series again.",
+    "cerr.poll_not_found": "This poll was not found. Reload the page.",
+    "cerr.poll_not_editable": "It cannot be edited now (only drafts and sent-back polls can). Reload the page.",
+    "cerr.opens_at_passed": "Its opening time has passed. Edit the opening and closing times, then try again.",
+    "cerr.poll_not_pending": "It no longer awaits approval (someone decided first, or it was cancelled).",
+    "cerr.poll_not_cancellable": "A poll that has opened cannot be cancelled.",
     // ── end polls, en ──
   };
 

@@ -62,6 +62,8 @@
       "hp.err.poll_not_open": "この投票は受付期間外です。",
       "hp.err.not_eligible": "この住民票では投票できません（投票が始まったときにお持ちでなかったか、返金で無効になった住民票です）。",
       "hp.err.vote_final": "この投票は、投票したあとに答えを変えられません。",
+      "hp.err.option_not_found": "この答えは見つかりませんでした。ページを読み込み直してください。",
+      "hp.err.poll_not_found": "この投票は見つかりませんでした。ページを読み込み直してください。",
       "hp.err.signin": "ログインの有効期限が切れました。もう一度ログインしてください。",
       "hp.err.unknown": "投票できませんでした（{code}）。",
     },
@@ -108,6 +110,8 @@
       "hp.err.poll_not_open": "This poll is not open for votes.",
       "hp.err.not_eligible": "This card cannot vote (it was not held when the poll opened, or it was refunded).",
       "hp.err.vote_final": "In this poll a vote cannot be changed once cast.",
+      "hp.err.option_not_found": "This answer was not found. Please reload the page.",
+      "hp.err.poll_not_found": "This poll was not found. Please reload the page.",
       "hp.err.signin": "Your sign-in has expired. Please sign in again.",
       "hp.err.unknown": "Could not vote ({code}).",
     },
@@ -425,7 +429,7 @@
     } else {
       const code = F.util.errorCode(done);
       if (done.status === 401) notes[poll.id] = { key: "hp.err.signin", tone: "error" };
-      else if (["poll_not_open", "not_eligible", "vote_final"].indexOf(code) >= 0) notes[poll.id] = { key: "hp.err." + code, tone: "error" };
+      else if (["poll_not_open", "not_eligible", "vote_final", "option_not_found", "poll_not_found"].indexOf(code) >= 0) notes[poll.id] = { key: "hp.err." + code, tone: "error" };
       else if (done.network) notes[poll.id] = { key: "common.network", tone: "error" };
       else notes[poll.id] = { key: "hp.err.unknown", vars: { code: code || done.status }, tone: "error" };
       if (code === "poll_not_open" || code === "vote_final") await loadPolls();

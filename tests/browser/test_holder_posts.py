@@ -27,6 +27,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, expect
 
+from tests.conftest import ARTIFACTS_DIR
 from tests.holders.conftest import wait_for
 
 pytestmark = [pytest.mark.browser]
@@ -232,11 +233,14 @@ def test_holder_reads_an_announcement_and_votes_with_a_receipt(browser: Browser,
     copied = page.evaluate("navigator.clipboard.readText()")
     assert cards[0]["receipt"] in copied
     expect(card.get_by_role("button", name="投票を変える")).to_be_visible()  # the poll allows a change
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS_DIR / "holder-posts-my-card.png", full_page=True)
 
     page.goto(f"{town.url}/poll.html?id={poll_id}")
     expect(page.locator("h1")).to_have_text(QUESTION_JA)
     expect(page.locator("#facts .badge")).to_have_text("受付中")
     expect(page.locator("#options li")).to_have_count(3)
     expect(page.get_by_role("link", name="マイ住民票で投票する")).to_be_visible()
+    page.screenshot(path=ARTIFACTS_DIR / "holder-posts-poll-page.png", full_page=True)
     assert errors == []
     context.close()
