@@ -988,6 +988,20 @@
     "cerr.opens_at_passed": "投票の始まりの日時を過ぎています。「直す」で始まりと締め切りの日時を決め直してから、もう一度どうぞ。",
     "cerr.poll_not_pending": "もう承認待ちではありません（ほかの方が先に決めたか、取りやめられました）。",
     "cerr.poll_not_cancellable": "始まった投票は取りやめられません。",
+    "action.announcement.create": "お知らせの作成",
+    "action.announcement.update": "お知らせの変更",
+    "action.announcement.submit": "お知らせの送信手続き",
+    "action.announcement.approve": "お知らせの承認",
+    "action.announcement.reject": "お知らせの見送り",
+    "action.announcement.cancel": "お知らせの取り消し",
+    "action.poll.create": "投票の作成",
+    "action.poll.update": "投票の変更",
+    "action.poll.submit": "投票の開始手続き",
+    "action.poll.approve": "投票の承認",
+    "action.poll.reject": "投票の見送り",
+    "action.poll.cancel": "投票の取りやめ",
+    "target.announcement": "お知らせ",
+    "target.poll": "投票",
     // ── end polls, ja ──
   };
 
@@ -2239,6 +2253,20 @@
     "cerr.opens_at_passed": "Its opening time has passed. Edit the opening and closing times, then try again.",
     "cerr.poll_not_pending": "It no longer awaits approval (someone decided first, or it was cancelled).",
     "cerr.poll_not_cancellable": "A poll that has opened cannot be cancelled.",
+    "action.announcement.create": "Announcement created",
+    "action.announcement.update": "Announcement changed",
+    "action.announcement.submit": "Announcement submitted",
+    "action.announcement.approve": "Announcement approved",
+    "action.announcement.reject": "Announcement sent back",
+    "action.announcement.cancel": "Announcement cancelled",
+    "action.poll.create": "Poll created",
+    "action.poll.update": "Poll changed",
+    "action.poll.submit": "Poll submitted",
+    "action.poll.approve": "Poll approved",
+    "action.poll.reject": "Poll sent back",
+    "action.poll.cancel": "Poll cancelled",
+    "target.announcement": "Announcement",
+    "target.poll": "Poll",
     // ── end polls, en ──
   };
 

@@ -78,8 +78,11 @@
       "pp.search.missing": "この受付番号は記録にありません。投票を変えた場合は、最後に表示された受付番号でお確かめください。返金された住民票の票は数えません。",
       "pp.search.wait": "記録を読み込んでいます。少し待ってから、もう一度押してください。",
       "pp.recount": "自分で数え直すには",
-      "pp.recount.intro": "Python 3 があれば、だれでも町のサーバーを信じずに数え直せます。ふるさとのソースコードにある scripts/recount_poll.py（Python の標準ライブラリだけで動きます）で、記録のファイルを数え直し、指紋のつながりを確かめます。",
+      "pp.recount.intro": "Python 3 があれば、だれでも町のサーバーを信じずに数え直せます。ふるさとのソースコードにある scripts/recount_poll.py（1つのファイルで、Python の標準ライブラリだけで動きます。どこにでもコピーして使えます）で、記録のファイルを数え直し、指紋のつながりと発表された結果を確かめます。",
       "pp.recount.outro": "結果がこのページの数と同じで、最後の指紋が下の値と同じなら、記録は公開されたときのままです。",
+      "pp.recount.mine": "自分の票も確かめるとき（受付番号と、確かめ用の番号を入れて）",
+      "pp.recount.receipt": "受付番号",
+      "pp.recount.nonce": "確かめ用の番号",
       "pp.recount.head": "最後の指紋（head）",
       "pp.recount.block": "投票の始まりのブロック",
       "pp.recount.format": "形式",
@@ -145,8 +148,11 @@
       "pp.search.missing": "This receipt is not in the file. If you changed your vote, use the last receipt you were shown. Refunded cards' votes are not counted.",
       "pp.search.wait": "Still reading the file. Try again in a moment.",
       "pp.recount": "Recount it yourself",
-      "pp.recount.intro": "With Python 3 anyone can recount without trusting the town's server: scripts/recount_poll.py in Furusato's source code (standard library only) recounts the file and checks its hash chain.",
+      "pp.recount.intro": "With Python 3 anyone can recount without trusting the town's server: scripts/recount_poll.py in Furusato's source code (one file, standard library only: copy it anywhere) recounts the file and checks its hash chain and the published results.",
       "pp.recount.outro": "If its counts are this page's and its last hash is the one below, the file is as published.",
+      "pp.recount.mine": "to check your own vote too (your receipt and its check number)",
+      "pp.recount.receipt": "RECEIPT",
+      "pp.recount.nonce": "CHECK_NUMBER",
       "pp.recount.head": "Last hash (head)",
       "pp.recount.block": "Block at the opening",
       "pp.recount.format": "Format",
@@ -281,7 +287,9 @@
       check.textContent = t("pp.check.bad", { what: t("pp.check.bad." + ballots.problem, { n: ballots.line }) });
     }
     const absolute = new URL(url, location.href).href;
-    el("recount-code").textContent = "curl -o ballots.txt '" + absolute + "'\npython3 scripts/recount_poll.py ballots.txt";
+    const resultsUrl = new URL((poll && poll.results_url) || "/api/v1/polls/" + encodeURIComponent(pollId) + "/results", location.href).href;
+    el("recount-code").textContent = "python3 scripts/recount_poll.py " + absolute + " \\\n    --results " + resultsUrl +
+      "\n\n# " + t("pp.recount.mine") + "\npython3 scripts/recount_poll.py " + absolute + " \\\n    --receipt " + t("pp.recount.receipt") + " --nonce " + t("pp.recount.nonce");
     const facts = el("recount-facts");
     facts.replaceChildren();
     fact(facts, t("pp.recount.head"), make("code", { className: "mono", text: results.ballots_head }));
