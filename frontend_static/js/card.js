@@ -461,7 +461,8 @@
       node("p", "muted", en ? card.title_en : card.title_ja),
       node("p", "muted", t(card.custodial ? "cards.kept" : "cards.own")),
     );
-    if (card.status === "minted") {
+    // A card moved to the holder's own wallet gets its pass by signing in with that wallet.
+    if (card.status === "minted" && card.custodial) {
       const show = node("button", "primary pass-button", t("pass.show"));
       show.type = "button";
       show.addEventListener("click", function () { Pass.open(cardKey(card), card, show); });
