@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from backend.app import create_app
 from backend.core.config import Settings
@@ -26,6 +26,8 @@ from backend.holders.custody import ensure_holder
 from backend.holders.signin import exchange_link, request_link
 from backend.runtime import Runtime
 from backend.staff.deps import request_time
+from minting.store import TokenOwnerRow
+from minting.worker import stop_loops
 from tests.factories import staff_headers
 
 TOWN = "hoshikawa"
@@ -96,7 +98,10 @@ def holder(client: TestClient, email: str | None = None) -> SignedIn:
 
 
 def card_holder(client: TestClient) -> SignedIn:
-    """A holder of one minted card of the demo town: a walletless demo order, paid, minted."""
+    """A holder of one minted card of the demo town: a walletless demo order, paid, minted by
+    the mint worker and seen by the indexer (both run for this, then stop: the rest of the
+    module needs no chain work)."""
+    runtime = runtime_of(client)
     email = f"holder-{uuid.uuid4().hex[:10]}@example.jp"
     body = {"drop_id": DEMO_DROP_ID, "quantity": 1, "email": email, "prefecture": "13", "payment_method": "demo"}
     created = client.post("/api/v1/orders", json=body)
@@ -105,11 +110,30 @@ def card_holder(client: TestClient) -> SignedIn:
     auth = {"Authorization": f"Bearer {token}"}
     paid = client.post(f"/api/v1/orders/{order_id}/demo-pay", headers=auth)
     assert paid.status_code == 200, paid.text
-    deadline = time.monotonic() + MINT_TIMEOUT_SECONDS
-    while client.get(f"/api/v1/orders/{order_id}", headers=auth).json()["status"] != "minted":
-        assert time.monotonic() < deadline, f"order {order_id} not minted in {MINT_TIMEOUT_SECONDS} s"
-        time.sleep(0.05)
+    runtime.start_worker()
+    try:
+        deadline = time.monotonic() + MINT_TIMEOUT_SECONDS
+        while not _indexed(client, order_id, auth):
+            assert time.monotonic() < deadline, f"order {order_id} not minted and indexed in {MINT_TIMEOUT_SECONDS} s"
+            time.sleep(0.05)
+    finally:
+        stop_loops(runtime.threads)
+        runtime.threads.clear()
     return holder(client, email)
+
+
+def _indexed(client: TestClient, order_id: str, auth: dict[str, str]) -> bool:
+    order = client.get(f"/api/v1/orders/{order_id}", headers=auth).json()
+    if order["status"] != "minted":
+        return False
+    runtime = runtime_of(client)
+    with runtime.sessions() as session:
+        owners = session.scalars(
+            select(TokenOwnerRow.owner).where(
+                TokenOwnerRow.chain_id == runtime.manifest.chain_id, TokenOwnerRow.token_id.in_(order["token_ids"])
+            )
+        ).all()
+    return len(owners) == len(order["token_ids"])
 
 
 # ── spots ───────────────────────────────────────────────────────────────────
