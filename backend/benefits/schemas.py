@@ -44,8 +44,14 @@ def _unique_ids(ids: list[int]) -> list[int]:
 SeriesIds = Annotated[
     list[RowId],
     AfterValidator(_unique_ids),
-    Field(max_length=MAX_SERIES, description="drop ids whose cards get it; [] = every series of the town"),
+    Field(
+        max_length=MAX_SERIES,
+        description="drop ids whose cards get it, each once; [] = every series of the town",
+        json_schema_extra={"uniqueItems": True},
+    ),
 ]
+#: true or false only (JSON Schema's boolean): pydantic alone would also take 0, 1 and "yes".
+Flag = Annotated[bool, Field(strict=True)]
 
 
 # ── shared pieces ───────────────────────────────────────────────────────────
@@ -233,7 +239,7 @@ class ShopUpdate(BaseModel):
     name_ja: Title = None  # type: ignore[assignment]
     name_en: Title = None  # type: ignore[assignment]
     place_ja: Line = None  # type: ignore[assignment]
-    archived: bool = None  # type: ignore[assignment]
+    archived: Flag = None  # type: ignore[assignment]
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
@@ -345,7 +351,7 @@ class BenefitUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_sent_fields_only({"active": False}))
 
-    active: bool = None  # type: ignore[assignment]
+    active: Flag = None  # type: ignore[assignment]
     title_ja: Title = None  # type: ignore[assignment]
     title_en: Title = None  # type: ignore[assignment]
     description_ja: Description = None  # type: ignore[assignment]
