@@ -287,8 +287,8 @@ def test_pass_scanned_by_the_shop_then_redeemed_once(
         opened = time.monotonic()
         clerk.goto(device_link)
         expect(clerk).to_have_url(re.compile(r"/verify/$"))  # the link's secret left the address bar
-        assert clerk.evaluate("JSON.parse(localStorage.getItem('furusato.verifier')).device_token")
-        expect(clerk.locator("#verify-where")).to_have_text("テスト温泉")
+        expect(clerk.locator("#verify-where")).to_have_text("テスト温泉")  # the link exchanged…
+        assert clerk.evaluate("JSON.parse(localStorage.getItem('furusato.verifier')).device_token")  # …and kept
 
         verdict = clerk.get_by_role("alertdialog")
         expect(verdict).to_have_class(re.compile(r"\banswer-valid\b"), timeout=ANSWER_TIMEOUT_MS)
