@@ -77,7 +77,11 @@ def _unique(values: list[int]) -> list[int]:
 
 SeriesList = Annotated[
     list[DropId],
-    Field(max_length=MAX_SERIES, description="drop ids of the town's card series that vote; [] = every series"),
+    Field(
+        max_length=MAX_SERIES,
+        description="drop ids of the town's card series that vote, each once; [] = every series",
+        json_schema_extra={"uniqueItems": True},
+    ),
     AfterValidator(_unique),
 ]
 
@@ -286,7 +290,12 @@ class VoteIn(BaseModel):
     option_id: RowId
     cards: Annotated[
         list[CardRef],
-        Field(min_length=1, max_length=MAX_CARDS_PER_VOTE, description="the cards that cast this vote"),
+        Field(
+            min_length=1,
+            max_length=MAX_CARDS_PER_VOTE,
+            description="the cards that cast this vote, each once",
+            json_schema_extra={"uniqueItems": True},
+        ),
         AfterValidator(_distinct_cards),
     ]
 
