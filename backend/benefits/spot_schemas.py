@@ -31,6 +31,8 @@ Radius = Annotated[
     BeforeValidator(whole_number),
 ]
 Method = Literal["poster", "kiosk"]
+#: true or false only (pydantic alone would take 0, 1 and "yes", which JSON Schema's boolean does not).
+Flag = Annotated[bool, Field(strict=True)]
 
 NEEDS_COORDINATES = "require_location needs the spot's latitude and longitude"
 COORDINATES_TOGETHER = "latitude and longitude go together (both or neither)"
@@ -74,10 +76,10 @@ class SpotCreate(BaseModel):
     latitude: Latitude | None = None
     longitude: Longitude | None = None
     radius_m: Radius = DEFAULT_RADIUS_M
-    require_location: bool = Field(
+    require_location: Flag = Field(
         default=False, description="a check-in must send the phone's location, within radius_m (needs coordinates)"
     )
-    kiosk: bool = Field(default=False, description="a check-in needs the staffed kiosk's current code")
+    kiosk: Flag = Field(default=False, description="a check-in needs the staffed kiosk's current code")
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
@@ -106,9 +108,9 @@ class SpotUpdate(BaseModel):
     latitude: Latitude | None = None
     longitude: Longitude | None = None
     radius_m: Radius = None  # type: ignore[assignment]
-    require_location: bool = None  # type: ignore[assignment]
-    kiosk: bool = None  # type: ignore[assignment]
-    archived: bool = None  # type: ignore[assignment]
+    require_location: Flag = None  # type: ignore[assignment]
+    kiosk: Flag = None  # type: ignore[assignment]
+    archived: Flag = None  # type: ignore[assignment]
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)

@@ -84,6 +84,7 @@ def test_a_spot_gets_a_short_unique_code_and_its_poster_url(client: TestClient) 
         {"radius_m": 9},
         {"radius_m": 5001},
         {"code": "MYCODE"},  # the code is the server's
+        {"kiosk": 0},  # JSON's false, not a number
     ],
 )
 def test_a_spot_that_breaks_a_rule_is_refused(client: TestClient, fields: dict[str, object]) -> None:
