@@ -28,7 +28,14 @@ from backend.payments.base import HostedCheckout
 from backend.sales.drops import card_artifact
 from backend.sales.sweeper import OrderSweeper
 from backend.towns.contracts import towns_with_own_contracts
-from backend.towns.demo import demo_owner_notice, seed_demo, seed_demo_owner, seed_demo_park
+from backend.towns.demo import (
+    demo_owner_notice,
+    demo_shop_notice,
+    seed_demo,
+    seed_demo_owner,
+    seed_demo_park,
+    seed_demo_town_side,
+)
 from minting.chains import Chain, connect
 from minting.compiler import compile_contracts
 from minting.deploy import MANIFEST_FILE, Manifest, ensure_deployed
@@ -263,9 +270,11 @@ def open_runtime(settings: Settings) -> Runtime:
             admin = load_signer(chain, env_prefix="FURUSATO_DEPLOYER", key=deployer_key)
             with session_scope(sessions) as session:
                 town, _drop = seed_demo(session, chain, card_contract, admin, settings.demo_supply)
-                seed_demo_owner(session, town)
+                owner = seed_demo_owner(session, town)
+                link_file = seed_demo_town_side(session, town, owner, settings)
             seed_demo_park(sessions, chain, manifest, admin)  # its own transactions: it sends on chain
             print(demo_owner_notice(settings), flush=True)
+            print(demo_shop_notice(settings, link_file), flush=True)
         signer_key = settings.signer_key.get_secret_value() if settings.signer_key else None
         runtime = Runtime(
             settings,

@@ -38,11 +38,14 @@ class MailError(Exception):
 
 
 def build_message(settings: Settings, to: str, subject: str, body: str) -> EmailMessage:
-    """A UTF-8 plain-text message from `settings.mail_from` to `to`."""
+    """A UTF-8 plain-text message from `settings.mail_from` to `to`.
+
+    The subject is folded onto one line: it carries names staff typed (a town's name), and a
+    line break in a header is refused by the mail library (a 500 for whoever caused it)."""
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = to
-    message["Subject"] = subject
+    message["Subject"] = " ".join(subject.split())
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = make_msgid(domain="furusato.invalid")
     message.set_content(body, charset="utf-8")

@@ -9,6 +9,7 @@ term running three years from then, so the demo's winner can propose a name stra
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
@@ -143,10 +144,12 @@ def seed_demo_park(
     return lot_id
 
 
-def seed_demo_owner(session: Session, town: Municipality) -> None:
-    """The demo town's owner (`DEMO_OWNER_EMAIL`), unless that address is already staff."""
-    if member_by_email(session, DEMO_OWNER_EMAIL) is not None:
-        return
+def seed_demo_owner(session: Session, town: Municipality) -> int:
+    """The demo town's owner (`DEMO_OWNER_EMAIL`), unless that address is already staff; the
+    member's id."""
+    existing = member_by_email(session, DEMO_OWNER_EMAIL)
+    if existing is not None:
+        return existing.id
     member = add_member(session, town, DEMO_OWNER_EMAIL, "owner")
     audit.record(
         session,
@@ -156,6 +159,29 @@ def seed_demo_owner(session: Session, town: Municipality) -> None:
         target_type="staff",
         target_id=str(member.id),
         after={"email": DEMO_OWNER_EMAIL, "role": "owner"},
+    )
+    return member.id
+
+
+def seed_demo_town_side(session: Session, town: Municipality, owner_id: int, settings: Settings) -> Path:
+    """What a card does after purchase, in the demo: the hot spring, its monthly benefit, a
+    spot, the shop phone's link (a new one each start, in a file), an announcement and polls.
+    Returns the link file's path."""
+    # Imported here: these areas reach backend.runtime, which imports this module.
+    from backend.benefits.demo import seed_demo_shop
+    from backend.polls.demo import seed_demo_posts
+
+    now = datetime.now(UTC)
+    link_file = seed_demo_shop(session, town, owner_id, settings.data_dir, settings.public_url, now)
+    seed_demo_posts(session, town, owner_id, now)
+    return link_file
+
+
+def demo_shop_notice(settings: Settings, link_file: Path) -> str:
+    """How to open the shop's verifier as the demo hot spring (the link's file, never the link)."""
+    return (
+        f"[demo] shop verifier: open the link in {link_file} on a phone (or in a browser) to check passes as "
+        f"星川温泉 ほしの湯 at {settings.public_url}/verify/ - single use, valid 24 h, a new one at each start"
     )
 
 
