@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import Depends, Query, Request
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from backend.core import ratelimit
@@ -61,12 +61,12 @@ VERIFIER_RESPONSES: dict[int | str, dict[str, Any]] = error_responses(
 )
 
 
-def verify_time() -> datetime:
+async def verify_time() -> datetime:
     """The time passes, periods and device links are judged by. Tests override it."""
     return utcnow()
 
 
-def _verify_now(now: Annotated[datetime, Depends(verify_time)]) -> datetime:
+async def _verify_now(now: Annotated[datetime, Depends(verify_time)]) -> datetime:
     """`verify_time` in UTC: SQLite stores a datetime's wall time without its zone, so every
     moment written or compared in SQL must be UTC (an overridden clock may be in Japan time)."""
     return now.astimezone(UTC)
@@ -104,13 +104,18 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
+#: A device by its session's hash, with its shop's state and its town (built once: it runs at
+#: every scan).
+_DEVICE = (
+    select(VerifierDevice, Shop.archived_at, Municipality.slug)
+    .join(Shop, Shop.id == VerifierDevice.shop_id)
+    .join(Municipality, Municipality.id == VerifierDevice.municipality_id)
+    .where(VerifierDevice.session_hash == bindparam("session_hash"))
+)
+
+
 def _device_caller(runtime: Runtime, session: Session, token: str, now: datetime) -> VerifierCaller:
-    row = session.execute(
-        select(VerifierDevice, Shop.archived_at, Municipality.slug)
-        .join(Shop, Shop.id == VerifierDevice.shop_id)
-        .join(Municipality, Municipality.id == VerifierDevice.municipality_id)
-        .where(VerifierDevice.session_hash == hash_secret(token))
-    ).first()
+    row = session.execute(_DEVICE, {"session_hash": hash_secret(token)}).first()
     if row is None:
         raise unauthorised("This device is not signed in (open a new device link).")
     device, shop_closed, slug = row

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Integer, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
@@ -87,18 +87,31 @@ class Refusal:
         return REASONS[self.reason][1]
 
 
-def _drop_of(session: Session, chain_id: int, contract: str, token_id: int) -> Drop | None:
-    """The series whose id range holds the token (ranges are reserved when a drop publishes)."""
-    return session.scalar(
-        select(Drop).where(
-            Drop.chain_id == chain_id,
-            Drop.contract == contract,
-            Drop.kind == "resident_card",
-            Drop.first_token_id.is_not(None),
-            Drop.first_token_id <= token_id,
-            Drop.first_token_id + Drop.supply > token_id,
-        )
+#: The card and everything its checks read, in one statement built once (a verification runs
+#: at every scan; building SQL expressions per call cost more than running them): the series
+#: whose id range holds the token (ranges are reserved when a drop publishes), its town, the
+#: indexer's owner row and the card's order row (at most one: unique per drop and token).
+_CARD = (
+    select(Drop, Municipality, TokenOwnerRow.owner, OrderCard.revoked_at, OrderCard.order_id)
+    .join(Municipality, Municipality.id == Drop.municipality_id)
+    .outerjoin(
+        TokenOwnerRow,
+        and_(
+            TokenOwnerRow.chain_id == Drop.chain_id,
+            TokenOwnerRow.contract == Drop.contract,
+            TokenOwnerRow.token_id == bindparam("token_id"),
+        ),
     )
+    .outerjoin(OrderCard, and_(OrderCard.drop_id == Drop.id, OrderCard.token_id == bindparam("token_id")))
+    .where(
+        Drop.chain_id == bindparam("chain_id"),
+        Drop.contract == bindparam("contract"),
+        Drop.kind == "resident_card",
+        Drop.first_token_id.is_not(None),
+        Drop.first_token_id <= bindparam("token_id"),
+        Drop.first_token_id + Drop.supply > bindparam("token_id"),
+    )
+)
 
 
 def check_card(
@@ -114,27 +127,24 @@ def check_card(
     if claims.token_id > MAX_TOKEN_ID:
         return Refusal("unknown_card", claims)
     contract = Web3.to_checksum_address(claims.contract)
-    drop = _drop_of(session, claims.chain_id, contract, claims.token_id)
-    if drop is None:
+    row = session.execute(
+        _CARD, {"chain_id": claims.chain_id, "contract": contract, "token_id": claims.token_id}
+    ).first()
+    if row is None:
         return Refusal("unknown_card", claims)
+    drop, town, owner, revoked_at, _order_id = row
     if drop.municipality_id != verifier.town_id:
         return Refusal("other_town", claims)
-    owner = session.get(TokenOwnerRow, (claims.chain_id, contract, claims.token_id))
     if owner is None:
         return Refusal("unknown_card", claims)
-    revoked_at = session.scalar(
-        select(OrderCard.revoked_at).where(OrderCard.drop_id == drop.id, OrderCard.token_id == claims.token_id)
-    )
     if revoked_at is not None:
         return Refusal("revoked", claims)
-    if owner.owner.lower() != claims.holder.lower():
+    if owner.lower() != claims.holder.lower():
         return Refusal("not_holder", claims)
-    town = session.get(Municipality, verifier.town_id)
-    assert town is not None  # the verifier's town was just read
-    return Card(claims=claims, town=town, drop=drop, owner=owner.owner)
+    return Card(claims=claims, town=town, drop=drop, owner=owner)
 
 
-def applies_to(drop_id: int) -> object:
+def applies_to(drop_id: object) -> object:
     """SQL: the benefit is for every series (no rows) or names this one."""
     named = exists(select(BenefitSeries.drop_id).where(BenefitSeries.benefit_id == Benefit.id))
     this = exists(
@@ -143,46 +153,66 @@ def applies_to(drop_id: int) -> object:
     return or_(~named, this)
 
 
-def in_term(now: datetime) -> object:
+def in_term(now: object) -> object:
     return and_(
         or_(Benefit.starts_at.is_(None), Benefit.starts_at <= now),
         or_(Benefit.ends_at.is_(None), Benefit.ends_at > now),
     )
 
 
+#: The benefits a verifier may give a card (built once, see `_CARD`): the town's, at open
+#: shops, for the card's series, in their term; a device's only at its shop (`shop_id` null:
+#: a staff verifier, every shop of the town).
+_BENEFITS = (
+    select(Benefit, Shop)
+    .join(Shop, Shop.id == Benefit.shop_id)
+    .where(
+        Benefit.municipality_id == bindparam("town_id"),
+        Shop.archived_at.is_(None),
+        applies_to(bindparam("drop_id")),  # type: ignore[arg-type]
+        in_term(bindparam("now")),  # type: ignore[arg-type]
+        or_(bindparam("shop_id", type_=Integer).is_(None), Benefit.shop_id == bindparam("shop_id", type_=Integer)),
+    )
+    .order_by(Benefit.id)
+)
+#: This card's redemptions of those benefits in any of the current periods' keys; each is
+#: then matched to its own benefit's key.
+_USED = (
+    select(Redemption, Shop)
+    .join(Shop, Shop.id == Redemption.shop_id)
+    .where(
+        Redemption.benefit_id.in_(bindparam("benefit_ids", expanding=True)),
+        Redemption.period_key.in_(bindparam("keys", expanding=True)),
+        Redemption.chain_id == bindparam("chain_id"),
+        Redemption.contract == bindparam("contract"),
+        Redemption.token_id == bindparam("token_id"),
+    )
+)
+
+
 def card_benefits(session: Session, card: Card, verifier: VerifierCaller, now: datetime) -> list[VerifyBenefit]:
     """The benefits of the verifier's scope (a device: its shop; staff: the town) for the
     card's series, in their term, at open shops; paused ones too (shown, not usable), each
     with whether this card used it in the current period, when and where."""
-    query = (
-        select(Benefit, Shop)
-        .join(Shop, Shop.id == Benefit.shop_id)
-        .where(
-            Benefit.municipality_id == verifier.town_id,
-            Shop.archived_at.is_(None),
-            applies_to(card.drop.id),  # type: ignore[arg-type]
-            in_term(now),  # type: ignore[arg-type]
-        )
-        .order_by(Benefit.id)
-    )
-    if verifier.shop_id is not None:
-        query = query.where(Benefit.shop_id == verifier.shop_id)
-    rows = session.execute(query).all()
+    rows = session.execute(
+        _BENEFITS, {"town_id": verifier.town_id, "drop_id": card.drop.id, "now": now, "shop_id": verifier.shop_id}
+    ).all()
     if not rows:
         return []
     keys = {benefit.id: period_key(benefit.period, now) for benefit, _shop in rows}
     used = {
         redemption.benefit_id: (redemption, shop)
         for redemption, shop in session.execute(
-            select(Redemption, Shop)
-            .join(Shop, Shop.id == Redemption.shop_id)
-            .where(
-                or_(*(and_(Redemption.benefit_id == bid, Redemption.period_key == key) for bid, key in keys.items())),
-                Redemption.chain_id == card.claims.chain_id,
-                Redemption.contract == card.drop.contract,
-                Redemption.token_id == card.claims.token_id,
-            )
+            _USED,
+            {
+                "benefit_ids": list(keys),
+                "keys": sorted(set(keys.values())),
+                "chain_id": card.claims.chain_id,
+                "contract": card.drop.contract,
+                "token_id": card.claims.token_id,
+            },
         ).all()
+        if keys[redemption.benefit_id] == redemption.period_key
     }
     answers = []
     for benefit, shop in rows:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from backend.core.deps import PageDep, RuntimeDep, SessionDep
 from backend.core.errors import ApiError, error_responses
@@ -56,10 +56,15 @@ def _town_ref(town: Municipality) -> TownRef:
 )
 def verify(
     body: ProofBody, verifier: CurrentVerifier, session: SessionDep, runtime: RuntimeDep, now: VerifyNow
-) -> VerifyResult:
+) -> Response:
     """Check a scanned pass: signature, expiry, town, card, refund, current holder; and the
-    benefits the card may use now (a device: its shop's; staff: the town's)."""
-    return check_pass(session, runtime.sessions, body.proof, verifier, now)
+    benefits the card may use now (a device: its shop's; staff: the town's).
+
+    Answers the model's JSON itself: the answer was built as a `VerifyResult` already, and
+    FastAPI's dump, re-validation and encoding of it cost a third of a verification (the
+    benchmark's p99 at 64 clients)."""
+    result = check_pass(session, runtime.sessions, body.proof, verifier, now)
+    return Response(result.model_dump_json(), media_type="application/json")
 
 
 @router.post(

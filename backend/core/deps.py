@@ -12,7 +12,9 @@ from backend.core.schemas import MAX_ROW_ID
 from backend.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """The process's runtime. `async` because it only reads an attribute: a plain `def`
+    dependency costs a hop to the thread pool and back on every request."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 

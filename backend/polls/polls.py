@@ -42,7 +42,7 @@ from backend.staff.models import StaffMember
 from backend.towns.models import Municipality
 
 
-def poll_time() -> datetime:
+async def poll_time() -> datetime:
     """The time a poll request is judged by (open yet? closed?). Tests override it."""
     return utcnow()
 

@@ -61,8 +61,9 @@ STAFF_RESPONSES: dict[int | str, dict[str, Any]] = error_responses(
 )
 
 
-def request_time() -> datetime:
-    """The time a request is judged by (sessions, codes, invites). Tests override it."""
+async def request_time() -> datetime:
+    """The time a request is judged by (sessions, codes, invites). Tests override it.
+    `async`: a plain `def` dependency costs a hop to the thread pool and back."""
     return utcnow()
 
 
