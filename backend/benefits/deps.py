@@ -25,11 +25,12 @@ from typing import Annotated, Any, Final, Literal
 from fastapi import Depends, Query, Request
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from backend.core import ratelimit
 from backend.core.bearer import hash_secret
 from backend.core.db import utcnow
-from backend.core.deps import RuntimeDep, SessionDep
+from backend.core.deps import RuntimeDep
 from backend.core.errors import ApiError, error_responses
 from backend.runtime import Runtime
 from backend.staff.deps import NowDep, authenticated
@@ -104,29 +105,37 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
-#: A device by its session's hash, with its shop's state and its town (built once: it runs at
-#: every scan).
+#: A device by its session's hash, with its shop's state and its town (built once and read as
+#: columns, not an ORM object: it runs at every scan).
 _DEVICE = (
-    select(VerifierDevice, Shop.archived_at, Municipality.slug)
+    select(
+        VerifierDevice.id,
+        VerifierDevice.municipality_id,
+        VerifierDevice.shop_id,
+        VerifierDevice.revoked_at,
+        VerifierDevice.last_seen_at,
+        Shop.archived_at.label("shop_closed"),
+        Municipality.slug,
+    )
     .join(Shop, Shop.id == VerifierDevice.shop_id)
     .join(Municipality, Municipality.id == VerifierDevice.municipality_id)
     .where(VerifierDevice.session_hash == bindparam("session_hash"))
 )
 
 
-def _device_caller(runtime: Runtime, session: Session, token: str, now: datetime) -> VerifierCaller:
-    row = session.execute(_DEVICE, {"session_hash": hash_secret(token)}).first()
+def _device_caller(runtime: Runtime, token: str, now: datetime) -> VerifierCaller:
+    """A Core read (no ORM session): it runs at every scan."""
+    with runtime.engine.connect() as connection:
+        row = connection.execute(_DEVICE, {"session_hash": hash_secret(token)}).first()
     if row is None:
         raise unauthorised("This device is not signed in (open a new device link).")
-    device, shop_closed, slug = row
+    device, slug = row, row.slug
     if device.revoked_at is not None:
         raise unauthorised("This device was signed out by the town (ask for a new device link).")
-    if shop_closed is not None:
+    if row.shop_closed is not None:
         raise unauthorised("This device's shop is closed.")
     if device.last_seen_at is None or now - aware_like(device.last_seen_at, now) >= DEVICE_TOUCH_EVERY:
-        # Its own short transaction after the request's connection went back to the pool
-        # (as `backend.staff.deps.authenticated` does): the handler may only read.
-        session.commit()
+        # Its own short transaction, after the read's connection went back to the pool.
         with runtime.sessions() as writer:
             writer.execute(update(VerifierDevice).where(VerifierDevice.id == device.id).values(last_seen_at=now))
             writer.commit()
@@ -172,10 +181,9 @@ def _staff_caller(
     )
 
 
-def current_verifier(
+async def current_verifier(
     request: Request,
     runtime: RuntimeDep,
-    session: SessionDep,
     now: VerifyNow,
     staff_now: NowDep,
     town: Annotated[
@@ -188,11 +196,22 @@ def current_verifier(
         ),
     ] = None,
 ) -> VerifierCaller:
-    """The caller, authenticated (module docstring)."""
+    """The caller, authenticated (module docstring).
+
+    One hop to the thread pool, in a short session of its own, rather than the request's
+    session (a plain `def` dependency and a `SessionDep` are three hops: at every scan, with
+    64 phones at once, each hop waits for the interpreter's lock behind the others)."""
+    return await run_in_threadpool(_authenticate, request, runtime, now, staff_now, town)
+
+
+def _authenticate(
+    request: Request, runtime: Runtime, now: datetime, staff_now: datetime, town: str | None
+) -> VerifierCaller:
     token = _bearer(request)
     if token is not None and token.startswith(DEVICE_TOKEN_PREFIX):
-        return _device_caller(runtime, session, token, now)
-    return _staff_caller(request, runtime, session, staff_now, town)
+        return _device_caller(runtime, token, now)
+    with runtime.sessions() as session:
+        return _staff_caller(request, runtime, session, staff_now, town)
 
 
 CurrentVerifier = Annotated[VerifierCaller, Depends(current_verifier)]

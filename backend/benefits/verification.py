@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Integer, and_, bindparam, exists, or_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
@@ -36,8 +37,7 @@ from minting.store import TokenOwnerRow
 from .deps import VerifierCaller
 from .models import Benefit, BenefitSeries, Redemption, Shop
 from .periods import period_end, period_key
-from .schemas import CardRef, SeriesRef, TownRef, VerifyBenefit, VerifyResult
-from .shops import shop_ref
+from .schemas import CardRef, SeriesRef, ShopRef, TownRef, VerifyBenefit, VerifyResult
 
 #: Each refusal as the clerk's red screen says it: (Japanese, English).
 REASONS: Final[dict[str, tuple[str, str]]] = {
@@ -50,13 +50,32 @@ REASONS: Final[dict[str, tuple[str, str]]] = {
 }
 
 
+#: Where the checks read: a Core connection at the verify endpoint (no ORM session, identity
+#: map or ORM compilation at every scan), or the redeeming request's session.
+Reader = Session | Connection
+
+
+@dataclass(frozen=True)
+class Series:
+    """The columns of a card's drop that the checks and the answer read (rows, not ORM
+    objects: loading whole `Drop` and `Municipality` objects cost more than the query)."""
+
+    id: int
+    municipality_id: int
+    contract: str
+    title_ja: str
+    title_en: str
+    first_token_id: int | None
+    supply: int
+
+
 @dataclass(frozen=True)
 class Card:
     """A card that passed every check."""
 
     claims: PassClaims
-    town: Municipality
-    drop: Drop
+    town: TownRef
+    drop: Series
     #: The owner on chain now, as the indexer saw it (checksummed).
     owner: str
 
@@ -92,7 +111,20 @@ class Refusal:
 #: whose id range holds the token (ranges are reserved when a drop publishes), its town, the
 #: indexer's owner row and the card's order row (at most one: unique per drop and token).
 _CARD = (
-    select(Drop, Municipality, TokenOwnerRow.owner, OrderCard.revoked_at, OrderCard.order_id)
+    select(
+        Drop.id,
+        Drop.municipality_id,
+        Drop.contract,
+        Drop.title_ja,
+        Drop.title_en,
+        Drop.first_token_id,
+        Drop.supply,
+        Municipality.slug,
+        Municipality.name_ja,
+        Municipality.name_en,
+        TokenOwnerRow.owner,
+        OrderCard.revoked_at,
+    )
     .join(Municipality, Municipality.id == Drop.municipality_id)
     .outerjoin(
         TokenOwnerRow,
@@ -115,7 +147,7 @@ _CARD = (
 
 
 def check_card(
-    session: Session, sessions: sessionmaker[Session], proof: str, verifier: VerifierCaller, now: datetime
+    db: Reader, sessions: sessionmaker[Session], proof: str, verifier: VerifierCaller, now: datetime
 ) -> Card | Refusal:
     """The card the proof shows, if every check holds (module docstring); else the refusal."""
     try:
@@ -127,12 +159,11 @@ def check_card(
     if claims.token_id > MAX_TOKEN_ID:
         return Refusal("unknown_card", claims)
     contract = Web3.to_checksum_address(claims.contract)
-    row = session.execute(
-        _CARD, {"chain_id": claims.chain_id, "contract": contract, "token_id": claims.token_id}
-    ).first()
+    row = db.execute(_CARD, {"chain_id": claims.chain_id, "contract": contract, "token_id": claims.token_id}).first()
     if row is None:
         return Refusal("unknown_card", claims)
-    drop, town, owner, revoked_at, _order_id = row
+    *series, slug, name_ja, name_en, owner, revoked_at = row
+    drop = Series(*series)
     if drop.municipality_id != verifier.town_id:
         return Refusal("other_town", claims)
     if owner is None:
@@ -141,7 +172,7 @@ def check_card(
         return Refusal("revoked", claims)
     if owner.lower() != claims.holder.lower():
         return Refusal("not_holder", claims)
-    return Card(claims=claims, town=town, drop=drop, owner=owner)
+    return Card(claims=claims, town=TownRef(slug=slug, name_ja=name_ja, name_en=name_en), drop=drop, owner=owner)
 
 
 def applies_to(drop_id: object) -> object:
@@ -164,7 +195,19 @@ def in_term(now: object) -> object:
 #: shops, for the card's series, in their term; a device's only at its shop (`shop_id` null:
 #: a staff verifier, every shop of the town).
 _BENEFITS = (
-    select(Benefit, Shop)
+    select(
+        Benefit.id,
+        Benefit.title_ja,
+        Benefit.title_en,
+        Benefit.description_ja,
+        Benefit.description_en,
+        Benefit.period,
+        Benefit.active,
+        Benefit.ends_at,
+        Shop.id.label("shop_id"),
+        Shop.name_ja.label("shop_name_ja"),
+        Shop.name_en.label("shop_name_en"),
+    )
     .join(Shop, Shop.id == Benefit.shop_id)
     .where(
         Benefit.municipality_id == bindparam("town_id"),
@@ -178,7 +221,14 @@ _BENEFITS = (
 #: This card's redemptions of those benefits in any of the current periods' keys; each is
 #: then matched to its own benefit's key.
 _USED = (
-    select(Redemption, Shop)
+    select(
+        Redemption.benefit_id,
+        Redemption.period_key,
+        Redemption.redeemed_at,
+        Shop.id.label("shop_id"),
+        Shop.name_ja.label("shop_name_ja"),
+        Shop.name_en.label("shop_name_en"),
+    )
     .join(Shop, Shop.id == Redemption.shop_id)
     .where(
         Redemption.benefit_id.in_(bindparam("benefit_ids", expanding=True)),
@@ -190,19 +240,24 @@ _USED = (
 )
 
 
-def card_benefits(session: Session, card: Card, verifier: VerifierCaller, now: datetime) -> list[VerifyBenefit]:
+def _shop_of(row: Any) -> ShopRef:
+    """The shop of a `_BENEFITS` or `_USED` row (its `shop_*` columns)."""
+    return ShopRef(id=row.shop_id, name_ja=row.shop_name_ja, name_en=row.shop_name_en)
+
+
+def card_benefits(db: Reader, card: Card, verifier: VerifierCaller, now: datetime) -> list[VerifyBenefit]:
     """The benefits of the verifier's scope (a device: its shop; staff: the town) for the
     card's series, in their term, at open shops; paused ones too (shown, not usable), each
     with whether this card used it in the current period, when and where."""
-    rows = session.execute(
+    rows = db.execute(
         _BENEFITS, {"town_id": verifier.town_id, "drop_id": card.drop.id, "now": now, "shop_id": verifier.shop_id}
     ).all()
     if not rows:
         return []
-    keys = {benefit.id: period_key(benefit.period, now) for benefit, _shop in rows}
+    keys = {benefit.id: period_key(benefit.period, now) for benefit in rows}
     used = {
-        redemption.benefit_id: (redemption, shop)
-        for redemption, shop in session.execute(
+        redemption.benefit_id: redemption
+        for redemption in db.execute(
             _USED,
             {
                 "benefit_ids": list(keys),
@@ -215,8 +270,8 @@ def card_benefits(session: Session, card: Card, verifier: VerifierCaller, now: d
         if keys[redemption.benefit_id] == redemption.period_key
     }
     answers = []
-    for benefit, shop in rows:
-        redemption, where = used.get(benefit.id, (None, None))
+    for benefit in rows:
+        redemption = used.get(benefit.id)
         reason = "already_redeemed" if redemption is not None else None if benefit.active else "paused"
         answers.append(
             VerifyBenefit(
@@ -226,12 +281,12 @@ def card_benefits(session: Session, card: Card, verifier: VerifierCaller, now: d
                 title_en=benefit.title_en,
                 description_ja=benefit.description_ja,
                 description_en=benefit.description_en,
-                shop=shop_ref(shop),
-                period=benefit.period,  # type: ignore[arg-type]
+                shop=_shop_of(benefit),
+                period=benefit.period,
                 available=reason is None,
                 unavailable_reason=reason,  # type: ignore[arg-type]
                 last_redeemed_at=None if redemption is None else redemption.redeemed_at,
-                last_redeemed_shop=None if where is None else shop_ref(where),
+                last_redeemed_shop=None if redemption is None else _shop_of(redemption),
                 available_again_at=None if redemption is None else period_end(benefit.period, now, benefit.ends_at),
             )
         )
@@ -239,10 +294,10 @@ def card_benefits(session: Session, card: Card, verifier: VerifierCaller, now: d
 
 
 def check_pass(
-    session: Session, sessions: sessionmaker[Session], proof: str, verifier: VerifierCaller, now: datetime
+    db: Reader, sessions: sessionmaker[Session], proof: str, verifier: VerifierCaller, now: datetime
 ) -> VerifyResult:
     """The clerk's answer for a scanned proof (module docstring)."""
-    checked = check_card(session, sessions, proof, verifier, now)
+    checked = check_card(db, sessions, proof, verifier, now)
     if isinstance(checked, Refusal):
         return VerifyResult(
             valid=False,
@@ -256,16 +311,15 @@ def check_pass(
             expires_at=None if checked.claims is None else checked.claims.expires_at,
             benefits=[],
         )
-    town = checked.town
     return VerifyResult(
         valid=True,
         reason=None,
         message_ja=None,
         message_en=None,
-        town=TownRef(slug=town.slug, name_ja=town.name_ja, name_en=town.name_en),
+        town=checked.town,
         series=checked.series,
         number=checked.number,
         card=checked.ref,
         expires_at=checked.claims.expires_at,
-        benefits=card_benefits(session, checked, verifier, now),
+        benefits=card_benefits(db, checked, verifier, now),
     )

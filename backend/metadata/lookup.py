@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -66,7 +67,16 @@ def parse_token_id(raw: str) -> int | None:
     return int(raw)
 
 
-def padded_number(drop: Drop, token_id: int) -> str:
+class NumberedSeries(Protocol):
+    """What numbering needs of a drop (a `Drop`, or a row of its columns)."""
+
+    @property
+    def first_token_id(self) -> int | None: ...
+    @property
+    def supply(self) -> int: ...
+
+
+def padded_number(drop: NumberedSeries, token_id: int) -> str:
     """Zero-pad to the width of the drop's last id, so every card of a drop reads alike."""
     width = len(str((drop.first_token_id or 1) + drop.supply - 1))
     return str(token_id).zfill(width)
