@@ -291,6 +291,8 @@ class DeviceCreated(BaseModel):
     device_id: int
     #: `{public_url}/verify/#link=<secret>`: open it on the shop's phone (single use, 24 h). Shown once.
     link_url: str
+    #: The link as a QR code (SVG), for the shop's phone to scan off the officer's screen.
+    qr_svg: str
     expires_at: UtcDateTime
     device: StaffDevice
 

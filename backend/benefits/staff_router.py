@@ -35,6 +35,7 @@ from backend.core.csv_export import MEDIA_TYPES, Encoding, csv_chunks
 from backend.core.deps import PageDep, RuntimeDep, SessionDep
 from backend.core.errors import ApiError, error_responses
 from backend.core.schemas import MAX_ROW_ID
+from backend.sales.qr import SCREEN, qr_svg
 from backend.sales.staff_orders import calendar_day
 from backend.staff.deps import STAFF_RESPONSES, NowDep, StaffContext, TownStaff
 
@@ -194,9 +195,11 @@ def create_device(
     device = made.device
     _audit(ctx, session, "device.create", "verifier_device", device.id, None, device_rules.audit_view(device, now))
     session.commit()
+    link = device_rules.link_url(runtime.settings.public_url, made.secret)
     return DeviceCreated(
         device_id=device.id,
-        link_url=device_rules.link_url(runtime.settings.public_url, made.secret),
+        link_url=link,
+        qr_svg=qr_svg(link, level=SCREEN),
         expires_at=device.link_expires_at,
         device=_staff_device(device, now),
     )

@@ -20,7 +20,7 @@ from backend.core.deps import RuntimeDep
 from backend.core.errors import error_responses
 from backend.holders import pass_token
 from backend.holders.identity import CurrentCardHolder, cards_of
-from backend.sales.qr import qr_svg
+from backend.sales.qr import SCREEN, qr_svg
 
 router = APIRouter(tags=["holders"])
 
@@ -97,7 +97,7 @@ def my_pass(holder: CurrentCardHolder, runtime: RuntimeDep, response: Response) 
                 series=PassSeries(drop_id=card.drop_id, title_ja=card.title_ja, title_en=card.title_en),
                 number=card.number,
                 proof=proof,
-                qr_svg=qr_svg(proof),
+                qr_svg=qr_svg(proof, level=SCREEN),
                 issued_at=now.replace(microsecond=0),
                 expires_at=expires,
             )

@@ -24,9 +24,15 @@ DEFAULT_PNG_SCALE = 10
 MAX_PNG_SCALE = 40
 
 
-def qr_matrix(url: str) -> list[list[bool]]:
+#: Error correction by medium: Q for print (dirt, stickers, tears); M for a screen, which is
+#: clean, where a smaller symbol (bigger modules) scans faster from a phone across a counter.
+PRINT = qrcode.constants.ERROR_CORRECT_Q
+SCREEN = qrcode.constants.ERROR_CORRECT_M
+
+
+def qr_matrix(url: str, level: int = PRINT) -> list[list[bool]]:
     """The symbol's modules (True = dark), quiet zone included: rows of N booleans."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, border=QUIET_ZONE)
+    code = qrcode.QRCode(error_correction=level, border=QUIET_ZONE)
     code.add_data(url)
     code.make(fit=True)
     matrix: list[list[bool]] = code.get_matrix()
@@ -54,12 +60,12 @@ def _path(matrix: list[list[bool]]) -> str:
     return "".join(parts)
 
 
-def qr_svg(url: str, *, width: str | None = None) -> str:
+def qr_svg(url: str, *, width: str | None = None, level: int = PRINT) -> str:
     """An SVG document of the QR code for `url`, white background and quiet zone included.
 
     `width` is the SVG's width and height as a CSS length ("80mm"); by default 10 px a module.
     """
-    matrix = qr_matrix(url)
+    matrix = qr_matrix(url, level)
     size = len(matrix)
     length = width or str(size * 10)
     return (
