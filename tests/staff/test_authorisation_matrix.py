@@ -345,11 +345,25 @@ def _lot_id(world: World) -> int:
     return int(lot.json()["id"])
 
 
+def _device_id(world: World) -> int:
+    """A shop phone of a new shop of the town, made through the staff API as the owner
+    (devices are made under their shop, `…/shops/{shop_id}/devices`)."""
+    town = f"/api/v1/staff/towns/{TOWN}"
+    shop = world.client.post(
+        f"{town}/shops", json={"name_ja": "マトリクス商店", "name_en": "Matrix"}, headers=world.resolver
+    )
+    assert shop.status_code == 201, shop.text
+    device = world.client.post(f"{town}/shops/{shop.json()['id']}/devices", json={"label": "m"}, headers=world.resolver)
+    assert device.status_code == 201, device.text
+    return int(device.json()["device_id"])
+
+
 #: Ids no staff route creates: made directly (inputs only).
 PARAM_MAKERS: dict[str, Callable[[World], Any]] = {
     "staff_id": _new_member_id,
     "order_id": _paid_order_id,
     "lot_id": _lot_id,
+    "device_id": _device_id,
 }
 
 
