@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from sqlalchemy.orm import Session
 from web3 import Web3
 
 from backend.core import mail, ratelimit
@@ -33,9 +34,12 @@ from backend.core.schemas import ADDRESS_SCHEMA, MAX_TOKEN_ID, Email, card_recip
 from backend.holders.cards import HeldCard, find_card, held_cards
 from backend.holders.custody import KeyUnavailable, ensure_holder, normalise_email
 from backend.holders.deps import Authorization, signed_in
+from backend.holders.identity import OwnedCard, card_holder, cards_of
+from backend.holders.models import Holder
 from backend.holders.relay import NotInCustody, NotMinted, Relayer, RelayUnavailable
 from backend.holders.signin import exchange_link, request_link
 from backend.runtime import Runtime
+from backend.towns.models import Municipality
 from minting.errors import ContractReverted
 
 router = APIRouter(prefix="/api/v1/holders", tags=["holders"])
@@ -235,14 +239,39 @@ def me(runtime: RuntimeDep, authorization: Authorization = None) -> HolderMe:
 
 @router.get("/me/cards", response_model=HeldCardsPage, responses=error_responses(401))
 def my_cards(runtime: RuntimeDep, authorization: Authorization = None) -> HeldCardsPage:
-    """Every card of the holder's paid orders, minted or on its way, with its current owner."""
+    """Every card of the holder's paid orders, minted or on its way, with its current owner;
+    for a holder signed in with their own wallet (SIWE), the cards that wallet holds now (not
+    refunded), each `custodial: false`."""
     now = datetime.now(UTC)
+    chain_id = runtime.manifest.chain_id
     with runtime.sessions() as session:
-        holder = signed_in(session, authorization, now)
-        cards = held_cards(session, holder, runtime.manifest.chain_id, now)
-        session.commit()  # order statuses brought up to date
+        caller = card_holder(session, authorization, now)
+        holder = session.get(Holder, caller.holder_id) if caller.holder_id is not None else None
+        if holder is not None:
+            cards = held_cards(session, holder, chain_id, now)
+            session.commit()  # order statuses brought up to date
+        else:
+            cards = [_wallet_card(session, card) for card in cards_of(session, caller, chain_id) if not card.revoked]
     items = [_public(card, runtime.settings.public_url) for card in cards]
     return HeldCardsPage(items=items, total=len(items))
+
+
+def _wallet_card(session: Session, card: OwnedCard) -> HeldCard:
+    town = session.get(Municipality, card.municipality_id)
+    assert town is not None  # the card's drop names it
+    return HeldCard(
+        chain_id=card.chain_id,
+        contract=card.contract,
+        token_id=card.token_id,
+        drop_id=card.drop_id,
+        title_ja=card.title_ja,
+        title_en=card.title_en,
+        town_ja=town.name_ja,
+        town_en=town.name_en,
+        status="minted",
+        owner=card.owner,
+        custodial=False,
+    )
 
 
 @router.post(

@@ -14,9 +14,11 @@ ecrecover and a row.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from web3 import Web3
 
 from backend.core import ratelimit
 from backend.core.deps import RuntimeDep
@@ -42,6 +44,10 @@ class NonceIssued(BaseModel):
     issued_at: datetime
     expires_at: datetime = Field(description="put it in the message's Expiration Time (the nonce expires then too)")
     statement: str
+    message: str | None = Field(
+        default=None,
+        description="with `?address=`: the whole EIP-4361 text for that address (EIP-55), ready to sign",
+    )
 
 
 class WalletSessionRequest(BaseModel):
@@ -76,25 +82,45 @@ def _expected(runtime: Runtime) -> siwe.Expected:
     return siwe.Expected.of(runtime.settings.public_url, runtime.manifest.chain_id)
 
 
-@router.post("/nonce", response_model=NonceIssued, responses=error_responses(429))
-def nonce(request: Request, runtime: RuntimeDep) -> NonceIssued:
+@router.post("/nonce", response_model=NonceIssued, responses=error_responses(422, 429))
+def nonce(
+    request: Request,
+    runtime: RuntimeDep,
+    address: Annotated[
+        str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$", description="the wallet's address: answer the message too")
+    ] = None,
+) -> NonceIssued:
     """A single-use nonce (10 minutes) and the other fields of the message a wallet signs to
-    sign in here: `{domain} wants you to sign in with your Ethereum account:` …"""
+    sign in here: `{domain} wants you to sign in with your Ethereum account:` …; with
+    `address`, the message itself (a browser has no Keccak-256 for the EIP-55 address)."""
     _limit(runtime, request, "nonce", NONCES_PER_IP)
     now = datetime.now(UTC)
     expected = _expected(runtime)
     with runtime.sessions() as session:
         issued = siwe.new_nonce(session, now)
         session.commit()
-        return NonceIssued(
-            nonce=issued.nonce,
-            domain=expected.domain,
-            uri=expected.uri(),
-            chain_id=expected.chain_id,
-            issued_at=now,
-            expires_at=issued.expires_at,
-            statement=siwe.STATEMENT,
+        fields = {
+            "nonce": issued.nonce,
+            "domain": expected.domain,
+            "uri": expected.uri(),
+            "chain_id": expected.chain_id,
+            "issued_at": now.replace(microsecond=0),
+            "statement": siwe.STATEMENT,
+        }
+        message = (
+            None
+            if address is None
+            else siwe.format_message(
+                siwe.SiweMessage(
+                    scheme=None,
+                    address=Web3.to_checksum_address(address),
+                    version=siwe.VERSION,
+                    expiration_time=issued.expires_at,
+                    **fields,  # type: ignore[arg-type]
+                )
+            )
         )
+        return NonceIssued(expires_at=issued.expires_at, message=message, **fields)  # type: ignore[arg-type]
 
 
 @router.post(

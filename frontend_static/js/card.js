@@ -462,7 +462,7 @@
       node("p", "muted", t(card.custodial ? "cards.kept" : "cards.own")),
     );
     // A card moved to the holder's own wallet gets its pass by signing in with that wallet.
-    if (card.status === "minted" && card.custodial) {
+    if (card.status === "minted" && (card.custodial || session.kind === "wallet")) {
       const show = node("button", "primary pass-button", t("pass.show"));
       show.type = "button";
       show.addEventListener("click", function () { Pass.open(cardKey(card), card, show); });
@@ -476,7 +476,7 @@
     el("signed-out").hidden = !!session;
     el("signed-in").hidden = !session;
     if (!session) return;
-    el("signed-in-as").textContent = t("cards.signedin", { email: session.email || "" });
+    el("signed-in-as").textContent = t("cards.signedin", { email: session.email || session.address || "" });
     const shown = el("cards-message");
     if (message || cards) {
       delete shown.dataset.i18n;

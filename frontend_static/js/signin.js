@@ -23,6 +23,8 @@
       "signin.sending": "送信中です…",
       "signin.failed": "送信できませんでした。時間をおいて、もう一度お試しください。",
       "signin.lead.create": "メールアドレスを入力してください。ログイン用のリンクをお送りします。はじめての方は、このメールアドレスで登録されます。パスワードは不要です。",
+      "signin.wallet.waiting": "ウォレットで署名してください…",
+      "signin.wallet.failed": "ウォレットでログインできませんでした。もう一度お試しください。",
     },
     en: {
       "signin.pagetitle": "Sign in to My cards | Furusato",
@@ -37,6 +39,11 @@
       "signin.sending": "Sending…",
       "signin.failed": "We could not send the email. Please try again later.",
       "signin.lead.create": "Enter your email address. We will send you a sign-in link; if you are new, this address becomes your account. No password needed.",
+      "signin.wallet.heading": "Cards in your own wallet",
+      "signin.wallet.lead": "Sign a message with your wallet to sign in (no fee).",
+      "signin.wallet.submit": "Sign in with my wallet",
+      "signin.wallet.waiting": "Please sign in your wallet…",
+      "signin.wallet.failed": "Signing in with the wallet did not work. Please try again.",
     },
   });
 
@@ -104,10 +111,43 @@
     show(failure(result), "error");
   }
 
+  // Sign-In with Ethereum (EIP-4361): the server writes the message for the wallet's address
+  // (with its single-use nonce; a browser has no Keccak-256 for the EIP-55 form), the wallet
+  // (an EIP-1193 provider in the browser) signs it, the server checks it and opens a session.
+  async function walletSignIn() {
+    const wallet = window.ethereum;
+    el("wallet-submit").disabled = true;
+    show("signin.wallet.waiting");
+    try {
+      const accounts = await wallet.request({ method: "eth_requestAccounts" });
+      const path = "/api/v1/holders/siwe/nonce?address=" + encodeURIComponent(accounts[0]);
+      const nonce = await F.util.api("POST", path, { json: {} });
+      if (!nonce.ok || !nonce.body.message) throw new Error("nonce");
+      const signature = await wallet.request({ method: "personal_sign", params: [nonce.body.message, accounts[0]] });
+      const body = { message: nonce.body.message, signature: signature };
+      const result = await F.util.api("POST", "/api/v1/holders/siwe/session", { json: body });
+      if (!result.ok) throw new Error("session");
+      F.util.session({
+        session_token: result.body.session_token,
+        expires_at: result.body.expires_at,
+        address: result.body.address,
+        kind: "wallet",
+      });
+      location.replace(next || "/card.html");
+    } catch (e) {
+      el("wallet-submit").disabled = false;
+      show("signin.wallet.failed", "error");
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     F.i18n.onChange(render);
     render();
     el("signin-form").addEventListener("submit", send);
+    if (window.ethereum && typeof window.ethereum.request === "function") {
+      el("wallet-signin").hidden = false;
+      el("wallet-submit").addEventListener("click", walletSignIn);
+    }
     fromLink();
   });
   // The link pasted into a tab that already shows this page only changes the fragment.

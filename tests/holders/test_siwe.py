@@ -154,6 +154,36 @@ def test_a_signed_message_signs_in_once_and_shows_the_wallets_cards(
     assert claims.token_id == wallet_card.token_id
 
 
+def test_the_message_written_for_an_address_signs_in_and_lists_the_wallets_cards(
+    wallet_client: TestClient, wallet_card: WalletCard
+) -> None:
+    """What the sign-in page does: the server writes the message for the wallet's address (in
+    its EIP-55 form: a browser has no Keccak-256), the wallet signs it as it is; then "my
+    cards" lists the wallet's cards, none kept by us."""
+    client = wallet_client
+    account = wallet_card.account
+    lower = account.address.lower()
+    issued = client.post("/api/v1/holders/siwe/nonce", params={"address": lower})
+    assert issued.status_code == 200, issued.text
+    text = issued.json()["message"]
+    assert parse_message(text).address == account.address  # checksummed
+    assert parse_message(text).nonce == issued.json()["nonce"]
+    opened = submit(client, text, sign(account, text))
+    assert opened.status_code == 200, opened.text
+    token = opened.json()["session_token"]
+
+    def listed() -> list[dict[str, Any]] | None:
+        response = client.get("/api/v1/holders/me/cards", headers=bearer(token))
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items or None
+
+    [card] = wait_for(listed, what="the indexer to see the wallet's card")
+    assert (card["token_id"], card["status"], card["custodial"]) == (wallet_card.token_id, "minted", False)
+    assert card["owner"].lower() == lower
+    assert client.post("/api/v1/holders/siwe/nonce", params={"address": "0x12"}).status_code == 422
+
+
 def test_concurrent_uses_of_one_message_open_one_session(wallet_client: TestClient, wallet_card: WalletCard) -> None:
     account = wallet_card.account
     text = message_for(account, nonce(wallet_client))
