@@ -35,6 +35,9 @@
 
   F.i18n.define({
     ja: {
+      "verify.history.none": "まだ利用はありません。",
+      "verify.history.failed": "読み込めませんでした。電波のよい場所で開き直してください。",
+      "verify.history.item": "{at}　{benefit}　No. {number}",
       "verify.linking": "このスマホを登録しています…",
       "verify.linked": "「{shop}」の確認用スマホとして登録しました。",
       "verify.link.invalid": "この登録用リンクは無効か、すでに使われています。町の担当者に新しいリンクを発行してもらってください。",
@@ -94,6 +97,10 @@
       "verify.unregistered.console": "To the console",
       "verify.scan.hint": "Hold the customer's pass QR code inside the frame",
       "verify.manual": "Check without the camera",
+      "verify.history": "Benefits used here (newest first)",
+      "verify.history.none": "None used yet.",
+      "verify.history.failed": "Could not load them. Open this again where the signal is better.",
+      "verify.history.item": "{at}  {benefit}  No. {number}",
       "verify.manual.label": "The pass text",
       "verify.manual.hint": "Read the pass QR code with another app and paste its text here.",
       "verify.manual.submit": "Check",
@@ -421,6 +428,7 @@
     if (answer && answer.proof) ignore = { proof: answer.proof, until: Date.now() + SAME_PROOF_MS };
     answer = null;
     hideAnswer();
+    usedHere(); // a redemption just made shows in the open list
     el("manual-proof").value = "";
     if (me) {
       if (stream) { scanning = true; schedule(); } else startCamera();
@@ -586,7 +594,22 @@
     await startCamera();
   }
 
+  // The shop's own redemptions (a staff verifier: the town's), the newest 20, read when opened.
+  async function usedHere() {
+    if (!el("history").open) return;
+    const result = await call("GET", "/api/v1/verify/redemptions?limit=20");
+    const shown = el("history-message");
+    const items = result.ok ? result.body.items : [];
+    shown.hidden = result.ok && items.length > 0;
+    shown.textContent = t(result.ok ? "verify.history.none" : "verify.history.failed");
+    el("history-list").replaceChildren.apply(el("history-list"), items.map(function (item) {
+      const benefit = en() ? item.benefit_title_en : item.benefit_title_ja;
+      return node("li", "", t("verify.history.item", { at: clock(item.redeemed_at), benefit: benefit, number: item.number }));
+    }));
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    el("history").addEventListener("toggle", usedHere);
     device = loadDevice();
     F.i18n.onChange(render);
     el("answer-next").addEventListener("click", nextCustomer);

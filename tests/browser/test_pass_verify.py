@@ -314,6 +314,11 @@ def test_pass_scanned_by_the_shop_then_redeemed_once(
         expect(verdict.locator("#answer-reason")).to_contain_text("テスト温泉")
         expect(verdict.locator("#answer-number")).to_have_text(re.compile(rf"^No\. 0*{token_id}$"))
         _shot(clerk, tmp_path, "verify-red.png")
+        # The shop's own list of what was used here (under the answer: opened as its summary
+        # would open it): the one redemption, with its number.
+        clerk.evaluate("document.getElementById('history').open = true")
+        expect(clerk.locator("#history-list li")).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
+        expect(clerk.locator("#history-list li")).to_contain_text(re.compile(rf"No\. 0*{token_id}"))
     finally:
         shop_browser.close()
 
