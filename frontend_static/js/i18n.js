@@ -32,9 +32,9 @@
       "features.buy.title": "Buy in yen, simply",
       "features.buy.body": "No wallet or crypto needed. Buy with just an email address and receive a card with your resident number.",
       "features.benefit.title": "Town benefits",
-      "features.benefit.body": "Show your card's QR code at shops and facilities to receive residents' benefits.",
+      "features.benefit.body": "Show your card's pass from My cards at shops and facilities to receive residents' benefits (a free bath once a month at the hot spring, say).",
       "features.vote.title": "Take part in the town",
-      "features.vote.body": "Bid in the auction of a town park's naming right with just an email address. Win it, and you propose the park's name for the term.",
+      "features.vote.body": "Vote in the town's polls, one vote per card. Bid in the auction of a town park's naming right with just an email address; win it, and you propose the park's name for the term.",
       "footer.note": "Furusato — open-source software for towns to run digital resident cards and park naming rights themselves",
     },
   };
