@@ -202,9 +202,10 @@ def test_concurrent_uses_of_one_message_open_one_session(wallet_client: TestClie
         ({"scheme": "https"}, "wrong_domain"),
         ({"uri": "https://evil.example/card.html"}, "wrong_uri"),
         ({"chain_id": 1}, "wrong_chain"),
-        ({"expiration_time": datetime.now(UTC) - timedelta(seconds=1)}, "expired"),
-        ({"issued_at": datetime.now(UTC) + timedelta(minutes=5)}, "issued_in_future"),
-        ({"not_before": datetime.now(UTC) + timedelta(minutes=5)}, "not_yet_valid"),
+        # Times as offsets from the test's own moment (collection happens minutes earlier).
+        ({"expiration_time": timedelta(seconds=-1)}, "expired"),
+        ({"issued_at": timedelta(minutes=5)}, "issued_in_future"),
+        ({"not_before": timedelta(minutes=5)}, "not_yet_valid"),
         ({"nonce": "NeverIssued1234"}, "nonce_unknown"),
     ],
 )
@@ -213,6 +214,8 @@ def test_a_message_not_for_this_deployment_is_refused_with_its_reason(
 ) -> None:
     account = wallet_card.account
     issued = nonce(wallet_client)
+    now = datetime.now(UTC)
+    changes = {key: now + value if isinstance(value, timedelta) else value for key, value in changes.items()}
     bad = message_for(account, issued, **changes)
     assert refusal(submit(wallet_client, bad, sign(account, bad))) == reason
     # The refusal did not spend the nonce: the right message still signs in with it.
