@@ -15,6 +15,7 @@ import time
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.core.errors import ApiError
 from backend.core.models import RateCounter
 from minting.store import insert_for
 
@@ -84,3 +85,12 @@ def first_spent(sessions: sessionmaker[Session], *limits: tuple[str, int, int], 
 def allow(sessions: sessionmaker[Session], *limits: tuple[str, int, int]) -> bool:
     """`first_spent` as a yes or no: False at the first limit spent."""
     return first_spent(sessions, *limits) is None
+
+
+def enforce(sessions: sessionmaker[Session], key: str, limit: tuple[int, int], message: str) -> None:
+    """Count one hit of `key` against `limit` (count, window seconds); once spent, 429
+    `rate_limited` with `Retry-After` and `message` (say what to wait for, in both languages)."""
+    now = time.time()
+    if first_spent(sessions, (key, *limit), now=now) is not None:
+        wait = retry_after(limit[1], now)
+        raise ApiError(429, "rate_limited", message, headers={"Retry-After": str(wait)})

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import func, select
 
+from backend.core import ratelimit
 from backend.core.deps import PageDep, RuntimeDep, SessionDep
 from backend.core.errors import Error, error_body, error_responses
 from backend.holders.identity import CurrentCardHolder, cards_of
@@ -47,6 +48,8 @@ from backend.towns.models import Municipality
 router = APIRouter(tags=["polls"])
 
 UNSUBSCRIBE = "/api/v1/mail/unsubscribe"
+#: Unsubscribes a client may post in a window (count, seconds).
+UNSUBSCRIBES_PER_IP = (30, 600)
 Token = Annotated[
     str,
     Query(
@@ -143,7 +146,7 @@ _UNSUBSCRIBE_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": Error,
         "content": {"text/html": {"schema": {"type": "string"}}},
     },
-    **error_responses(422),
+    **error_responses(422, 429, codes={429: "rate_limited (see Retry-After)"}),
 }
 
 
@@ -189,7 +192,15 @@ def unsubscribe_page(token: Token, request: Request, session: SessionDep, runtim
 def unsubscribe(token: Token, request: Request, session: SessionDep, runtime: RuntimeDep) -> Any:
     """Unsubscribe the token's address from the town's announcement mail (RFC 8058 one-click:
     any body, `List-Unsubscribe=One-Click` from mail clients, is accepted and not needed).
-    200 every time, however often; announcements still show on the holder's card."""
+    200 every time, however often; announcements still show on the holder's card.
+    Rate-limited per client (shared counters): the token is the authority, not a session."""
+    client = request.client.host if request.client else "unknown"
+    ratelimit.enforce(
+        runtime.sessions,
+        f"unsubscribe:ip:{client}",
+        UNSUBSCRIBES_PER_IP,
+        "操作が多すぎます。しばらくしてからお試しください。 (Too many requests; wait a moment.)",
+    )
     who = _reader(session, runtime, token)
     if who is None:
         return _invalid(request)

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from sqlalchemy import and_, func, or_, select
 
+from backend.core import ratelimit
 from backend.core.deps import PageDep, RuntimeDep, SessionDep
 from backend.core.errors import ApiError, error_responses
 from backend.core.schemas import MAX_ROW_ID
@@ -42,6 +43,10 @@ from backend.polls.polls import PUBLIC, RECENTLY_CLOSED, PollNow, catch_up, catc
 from backend.polls.votes import VoteRefused, cast
 from backend.sales.models import OrderCard
 from backend.towns.models import Municipality
+
+#: Vote requests a holder may make in a window (count, seconds): far above a person voting
+#: and changing their mind, far below a script.
+VOTE_LIMIT = (120, 600)
 
 router = APIRouter(tags=["polls"])
 
@@ -161,17 +166,33 @@ def get_ballots(poll: PublicPollDep, session: SessionDep) -> Response:
         404,
         409,
         422,
+        429,
         codes={
             401: "unauthorized",
             404: "poll_not_found, option_not_found",
             409: "poll_not_open, not_eligible, vote_final",
+            429: "rate_limited (see Retry-After)",
         },
     ),
 )
-def vote(poll: PublicPollDep, body: VoteIn, holder: CurrentCardHolder, session: SessionDep, now: PollNow) -> VotesOut:
+def vote(
+    poll: PublicPollDep,
+    body: VoteIn,
+    holder: CurrentCardHolder,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    now: PollNow,
+) -> VotesOut:
     """Vote (or change the vote, if the poll allows) with the caller's cards: each must have
     been theirs when the poll opened, and not be revoked. Each vote gets a receipt to find
-    in the ballot file after the close."""
+    in the ballot file after the close. Rate-limited per holder (shared counters)."""
+    session.commit()  # the poll's read ends: its connection goes back before the counter takes one
+    ratelimit.enforce(
+        runtime.sessions,
+        f"vote:{holder.visitor}",
+        VOTE_LIMIT,
+        "投票の操作が多すぎます。しばらくしてからお試しください。 (Too many votes; wait a moment.)",
+    )
     cards = [(card.contract, card.token_id) for card in body.cards]
     try:
         votes = cast(session, poll.id, frozenset(holder.addresses), body.option_id, cards, now)

@@ -420,3 +420,26 @@ def test_real_minted_cards_vote(client: TestClient, clock: Clock, tmp_path: Path
     (tmp_path / "r.json").write_text(json.dumps(results))
     assert recount(str(tmp_path / "b.txt"), "--results", str(tmp_path / "r.json")).returncode == 0
     assert utcnow() < datetime.fromisoformat(poll["opens_at"])  # the real clock never got there
+
+
+def test_votes_are_rate_limited_per_holder(client: TestClient, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A script cannot flip a vote without end: past the window's limit, 429 with Retry-After,
+    and the vote stands as it was."""
+    from backend.polls import polls_router
+
+    monkeypatch.setattr(polls_router, "VOTE_LIMIT", (2, 600))
+    runtime = runtime_of(client)
+    drop_id, contract = card_drop(runtime)
+    holder = voter(runtime)
+    card = give_card(runtime, drop_id, contract, 1, holder.address)
+    poll = open_poll(client, clock, scheduled_poll(client, clock, series=[drop_id]))
+    assert vote(client, holder, poll, 1, card).status_code == 201
+    assert vote(client, holder, poll, 2, card).status_code == 201
+    refused = vote(client, holder, poll, 1, card)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) > 0
+    with runtime.sessions() as session:
+        kept = session.scalars(select(PollVote).where(PollVote.poll_id == poll["id"])).one()
+    position = {o["id"]: o["position"] for o in poll["options"]}[kept.option_id]
+    assert position == 2
