@@ -11,7 +11,8 @@ record's state), after which the applicant's page shows 当選, the supporter pa
 demo payment on the order page and the card is minted (支払済), and the verification page
 recomputes the draw in the browser and says ✓ 検証できました, and finds the entry's rank.
 
-Screenshots go to docs/screenshots/lottery/ (committed: they show the pages as they are).
+Screenshots go to test-artifacts/lottery/ (docs/screenshots/lottery/ holds copies taken from there by
+hand: a test run leaves the tree clean).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import ARTIFACTS_DIR
 from tests.holders.conftest import wait_for
 
 pytestmark = [pytest.mark.browser]
@@ -37,7 +38,7 @@ OWNER = "owner@hoshikawa.example"  # the demo owner `furusato run` seeds
 APPLICANT = "hoshi.fan@example.jp"
 LAPTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
-SHOTS = REPO_ROOT / "docs" / "screenshots" / "lottery"
+SHOTS = ARTIFACTS_DIR / "lottery"
 CODE = re.compile(r"^\s+(\d{6})\s*$", re.MULTILINE)
 ENTRY_ID = re.compile(r"^[0-9a-f]{32}$")
 #: Publishing waits for the series transaction, minting for the worker; the draw for the job.

@@ -12,7 +12,8 @@ The lot page's other states (the event stream down and polling instead, a card b
 save the card, the mailed pay link to the card checkout, signed in or not, an unsold lot) are
 checked against the API contract answered by the browser itself (Playwright routes).
 
-Screenshots go to docs/screenshots/naming/ (committed: they show the pages as they are). Every
+Screenshots go to test-artifacts/naming/ (docs/screenshots/naming/ holds copies taken from there by
+hand: a test run leaves the tree clean). Every
 new page is also checked, in Japanese and in English, for script errors, fields without a
 label and texts left as their key.
 """
@@ -35,12 +36,12 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, Route, ViewportSize, expect
 
-from tests.conftest import FURUSATO, REPO_ROOT
+from tests.conftest import ARTIFACTS_DIR, FURUSATO, REPO_ROOT
 from tests.holders.conftest import wait_for
 
 pytestmark = [pytest.mark.browser]
 
-SHOTS = REPO_ROOT / "docs" / "screenshots" / "naming"
+SHOTS = ARTIFACTS_DIR / "naming"
 TOWN = "hoshikawa"
 OWNER = "owner@hoshikawa.example"  # seeded by the demo
 MODERATOR = "shinsa@hoshikawa.example"
