@@ -197,8 +197,16 @@ def _opening_still_ahead(poll: Poll, now: datetime) -> None:
 
 
 def approve(session: Session, poll: Poll, member_id: int, now: datetime) -> None:
+    """A pending poll scheduled, by a moderator or owner who did not write it: a town that
+    asks for approval asks for a second pair of eyes (as for announcements)."""
     if poll.status != "pending_approval":
         raise PollRefused(409, "poll_not_pending", f"Only a poll awaiting approval can be approved ({poll.status}).")
+    if poll.created_by == member_id:
+        raise PollRefused(
+            403,
+            "own_poll",
+            "自分で作った投票は承認できません。別の担当者に依頼してください。 (Ask someone else to approve it.)",
+        )
     _opening_still_ahead(poll, now)
     values = {"status": "scheduled", "approved_by": member_id, "updated_at": now}
     if not _move(session, poll, ("pending_approval",), values):

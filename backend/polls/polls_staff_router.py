@@ -169,7 +169,10 @@ def submit_poll(poll: TownPoll, ctx: TownStaff, session: SessionDep, now: PollNo
 @router.post(
     "/polls/{poll_id}/approve",
     response_model=StaffPoll,
-    responses=_move_responses("poll_not_pending, opens_at_passed"),
+    responses={
+        **_move_responses("poll_not_pending, opens_at_passed"),
+        **error_responses(403, codes={403: "forbidden, csrf_failed, own_poll (the author may not approve)"}),
+    },
 )
 def approve_poll(poll: TownPoll, ctx: TownStaff, session: SessionDep, now: PollNow) -> StaffPoll:
     """`pending_approval` → `scheduled`: it opens at `opens_at`."""

@@ -103,6 +103,11 @@ def test_staff_write_a_poll_have_it_approved_and_cancel_one(client: TestClient, 
     options = [{"label_ja": f"案{n}", "label_en": f"Plan {n}"} for n in range(1, 5)]
     assert client.patch(url, json={"options": options}, headers=editor).status_code == 200
     assert client.post(f"{url}/submit", headers=editor).json()["status"] == "pending_approval"
+    owner = staff(runtime, "owner")
+    own = client.post(STAFF, json=poll_body(opens_at, series=[drop_id]), headers=owner).json()
+    assert client.post(f"{STAFF}/{own['id']}/submit", headers=owner).json()["status"] == "pending_approval"
+    refused = client.post(f"{STAFF}/{own['id']}/approve", headers=owner)  # the author: a second person approves
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "own_poll")
     approved = client.post(f"{url}/approve", headers=moderator)
     assert approved.status_code == 200, approved.text
     body = approved.json()
