@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Integer, and_, bindparam, exists, or_, select
+from sqlalchemy import Integer, and_, bindparam, case, exists, literal, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
@@ -36,7 +36,7 @@ from minting.store import TokenOwnerRow
 
 from .deps import VerifierCaller
 from .models import Benefit, BenefitSeries, Redemption, Shop
-from .periods import period_end, period_key
+from .periods import TERM_KEY, period_end, period_key
 from .schemas import CardRef, SeriesRef, ShopRef, TownRef, VerifyBenefit, VerifyResult
 
 #: Each refusal as the clerk's red screen says it: (Japanese, English).
@@ -191,9 +191,18 @@ def in_term(now: object) -> object:
     )
 
 
-#: The benefits a verifier may give a card (built once, see `_CARD`): the town's, at open
-#: shops, for the card's series, in their term; a device's only at its shop (`shop_id` null:
-#: a staff verifier, every shop of the town).
+#: The period key a redemption of the benefit would have now (bound per call: `periods`).
+_KEY_NOW = case(
+    (Benefit.period == "day", bindparam("day_key")),
+    (Benefit.period == "week", bindparam("week_key")),
+    (Benefit.period == "month", bindparam("month_key")),
+    else_=literal(TERM_KEY),
+)
+#: The benefits a verifier may give a card, each with this card's redemption of it in the
+#: current period if there is one (at most one: the redemptions' unique key), in one
+#: statement built once (see `_CARD`): the town's, at open shops, for the card's series, in
+#: their term; a device's only at its shop (`shop_id` null: a staff verifier, every shop of
+#: the town). A redemption is at its benefit's shop (a benefit's shop never changes).
 _BENEFITS = (
     select(
         Benefit.id,
@@ -207,8 +216,19 @@ _BENEFITS = (
         Shop.id.label("shop_id"),
         Shop.name_ja.label("shop_name_ja"),
         Shop.name_en.label("shop_name_en"),
+        Redemption.redeemed_at,
     )
     .join(Shop, Shop.id == Benefit.shop_id)
+    .outerjoin(
+        Redemption,
+        and_(
+            Redemption.benefit_id == Benefit.id,
+            Redemption.chain_id == bindparam("chain_id"),
+            Redemption.contract == bindparam("contract"),
+            Redemption.token_id == bindparam("token_id"),
+            Redemption.period_key == _KEY_NOW,
+        ),
+    )
     .where(
         Benefit.municipality_id == bindparam("town_id"),
         Shop.archived_at.is_(None),
@@ -218,30 +238,10 @@ _BENEFITS = (
     )
     .order_by(Benefit.id)
 )
-#: This card's redemptions of those benefits in any of the current periods' keys; each is
-#: then matched to its own benefit's key.
-_USED = (
-    select(
-        Redemption.benefit_id,
-        Redemption.period_key,
-        Redemption.redeemed_at,
-        Shop.id.label("shop_id"),
-        Shop.name_ja.label("shop_name_ja"),
-        Shop.name_en.label("shop_name_en"),
-    )
-    .join(Shop, Shop.id == Redemption.shop_id)
-    .where(
-        Redemption.benefit_id.in_(bindparam("benefit_ids", expanding=True)),
-        Redemption.period_key.in_(bindparam("keys", expanding=True)),
-        Redemption.chain_id == bindparam("chain_id"),
-        Redemption.contract == bindparam("contract"),
-        Redemption.token_id == bindparam("token_id"),
-    )
-)
 
 
 def _shop_of(row: Any) -> ShopRef:
-    """The shop of a `_BENEFITS` or `_USED` row (its `shop_*` columns)."""
+    """The shop of a `_BENEFITS` row (its `shop_*` columns)."""
     return ShopRef(id=row.shop_id, name_ja=row.shop_name_ja, name_en=row.shop_name_en)
 
 
@@ -250,29 +250,24 @@ def card_benefits(db: Reader, card: Card, verifier: VerifierCaller, now: datetim
     card's series, in their term, at open shops; paused ones too (shown, not usable), each
     with whether this card used it in the current period, when and where."""
     rows = db.execute(
-        _BENEFITS, {"town_id": verifier.town_id, "drop_id": card.drop.id, "now": now, "shop_id": verifier.shop_id}
+        _BENEFITS,
+        {
+            "town_id": verifier.town_id,
+            "drop_id": card.drop.id,
+            "now": now,
+            "shop_id": verifier.shop_id,
+            "chain_id": card.claims.chain_id,
+            "contract": card.drop.contract,
+            "token_id": card.claims.token_id,
+            "day_key": period_key("day", now),
+            "week_key": period_key("week", now),
+            "month_key": period_key("month", now),
+        },
     ).all()
-    if not rows:
-        return []
-    keys = {benefit.id: period_key(benefit.period, now) for benefit in rows}
-    used = {
-        redemption.benefit_id: redemption
-        for redemption in db.execute(
-            _USED,
-            {
-                "benefit_ids": list(keys),
-                "keys": sorted(set(keys.values())),
-                "chain_id": card.claims.chain_id,
-                "contract": card.drop.contract,
-                "token_id": card.claims.token_id,
-            },
-        ).all()
-        if keys[redemption.benefit_id] == redemption.period_key
-    }
     answers = []
     for benefit in rows:
-        redemption = used.get(benefit.id)
-        reason = "already_redeemed" if redemption is not None else None if benefit.active else "paused"
+        used = benefit.redeemed_at is not None
+        reason = "already_redeemed" if used else None if benefit.active else "paused"
         answers.append(
             VerifyBenefit(
                 id=benefit.id,
@@ -285,9 +280,9 @@ def card_benefits(db: Reader, card: Card, verifier: VerifierCaller, now: datetim
                 period=benefit.period,
                 available=reason is None,
                 unavailable_reason=reason,  # type: ignore[arg-type]
-                last_redeemed_at=None if redemption is None else redemption.redeemed_at,
-                last_redeemed_shop=None if redemption is None else _shop_of(redemption),
-                available_again_at=None if redemption is None else period_end(benefit.period, now, benefit.ends_at),
+                last_redeemed_at=benefit.redeemed_at,
+                last_redeemed_shop=_shop_of(benefit) if used else None,
+                available_again_at=period_end(benefit.period, now, benefit.ends_at) if used else None,
             )
         )
     return answers
