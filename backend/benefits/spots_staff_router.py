@@ -16,8 +16,6 @@ orders (`backend.staff.policy`). Each write appends one audit row in its transac
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Literal
 
@@ -26,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BeforeValidator
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from backend.benefits import check_ins as visits
 from backend.benefits import spots as spot_rules
@@ -44,12 +42,11 @@ from backend.benefits.spot_schemas import (
     StaffSpotsPage,
 )
 from backend.core import audit
-from backend.core.csv_export import MEDIA_TYPES, Encoding, csv_chunks
+from backend.core.csv_download import CSV_OK, csv_download
 from backend.core.deps import PageDep, RuntimeDep, SessionDep
 from backend.core.errors import ApiError, error_responses
 from backend.core.schemas import MAX_ROW_ID
 from backend.runtime import Runtime
-from backend.sales.order_search import JST
 from backend.sales.poster import PosterUnavailable
 from backend.sales.qr import qr_svg
 from backend.sales.staff_orders import calendar_day
@@ -267,26 +264,7 @@ def list_check_ins(ctx: TownStaff, session: SessionDep, page: PageDep, filters: 
     return StaffCheckInsPage(items=items, total=total, limit=page.limit, offset=page.offset, by_spot_and_day=counts)
 
 
-def _csv_stream(
-    sessions: sessionmaker[Session], town_id: int, filters: visits.CheckInFilters, encoding: Encoding
-) -> Iterator[bytes]:
-    """The export in its own session, open for as long as the response streams."""
-    with sessions() as session:
-        yield from csv_chunks(visits.CSV_HEADER, visits.export_rows(session, town_id, filters), encoding)
-
-
-@router.get(
-    "/check-ins.csv",
-    response_class=StreamingResponse,
-    responses={
-        **_READ,
-        200: {
-            "description": "CSV, UTF-8 with BOM (Excel), or Shift_JIS (cp932) whose first row says how many "
-            "characters were replaced by ?",
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-        },
-    },
-)
+@router.get("/check-ins.csv", response_class=StreamingResponse, responses={**_READ, **CSV_OK})
 def export_check_ins(
     ctx: TownStaff,
     runtime: RuntimeDep,
@@ -296,11 +274,12 @@ def export_check_ins(
 ) -> StreamingResponse:
     """The town's check-ins as CSV, oldest first, streamed: day, time (JST), spot, visitor's
     pseudonym, method, distance."""
-    slug = re.sub(r"[^A-Za-z0-9_-]", "_", ctx.town.slug)
-    day = now.astimezone(JST).strftime("%Y%m%d")
-    suffix = "" if encoding == "utf-8" else "-sjis"
-    return StreamingResponse(
-        _csv_stream(runtime.sessions, ctx.town.id, filters, encoding),
-        media_type=MEDIA_TYPES[encoding],
-        headers={"Content-Disposition": f'attachment; filename="check-ins-{slug}-{day}{suffix}.csv"'},
+    return csv_download(
+        runtime.sessions,
+        visits.CSV_HEADER,
+        lambda session: visits.export_rows(session, ctx.town.id, filters),
+        name="check-ins",
+        slug=ctx.town.slug,
+        now=now,
+        encoding=encoding,
     )

@@ -19,8 +19,6 @@ missing one.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
@@ -28,10 +26,10 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BeforeValidator
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from backend.core import audit
-from backend.core.csv_export import MEDIA_TYPES, Encoding, csv_chunks
+from backend.core.csv_download import CSV_OK, csv_download
 from backend.core.deps import PageDep, RuntimeDep, SessionDep
 from backend.core.errors import ApiError, error_responses
 from backend.core.schemas import MAX_ROW_ID
@@ -351,26 +349,7 @@ def list_redemptions(
     return StaffRedemptionsPage(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-def _csv_stream(
-    sessions: sessionmaker[Session], town_id: int, filters: RedemptionFilters, encoding: Encoding
-) -> Iterator[bytes]:
-    """The export in its own session, open for as long as the response streams."""
-    with sessions() as session:
-        yield from csv_chunks(CSV_HEADER, export_rows(session, town_id, filters), encoding)
-
-
-@router.get(
-    "/redemptions.csv",
-    response_class=StreamingResponse,
-    responses={
-        **_READ,
-        200: {
-            "description": "CSV, UTF-8 with BOM (Excel), or Shift_JIS (cp932) whose first row says how many "
-            "characters were replaced by ?",
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-        },
-    },
-)
+@router.get("/redemptions.csv", response_class=StreamingResponse, responses={**_READ, **CSV_OK})
 def export_redemptions(
     ctx: TownStaff,
     runtime: RuntimeDep,
@@ -378,11 +357,12 @@ def export_redemptions(
     encoding: Annotated[Literal["utf-8", "shift_jis"], Query()] = "utf-8",
 ) -> StreamingResponse:
     """The town's redemptions as CSV, oldest first, streamed; times in Japan time."""
-    slug = re.sub(r"[^A-Za-z0-9_-]", "_", ctx.town.slug)
-    day = datetime.now(UTC).astimezone(JST).strftime("%Y%m%d")
-    suffix = "" if encoding == "utf-8" else "-sjis"
-    return StreamingResponse(
-        _csv_stream(runtime.sessions, ctx.town.id, filters, encoding),
-        media_type=MEDIA_TYPES[encoding],
-        headers={"Content-Disposition": f'attachment; filename="redemptions-{slug}-{day}{suffix}.csv"'},
+    return csv_download(
+        runtime.sessions,
+        CSV_HEADER,
+        lambda session: export_rows(session, ctx.town.id, filters),
+        name="redemptions",
+        slug=ctx.town.slug,
+        now=datetime.now(UTC),
+        encoding=encoding,
     )

@@ -15,7 +15,6 @@ authorises; `TownOrder` answers 404 for an order of another town. The search is 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -23,9 +22,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BeforeValidator
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
 
-from backend.core.csv_export import MEDIA_TYPES, Encoding, csv_chunks
+from backend.core.csv_download import CSV_OK, csv_download
 from backend.core.deps import PageDep, RuntimeDep, SessionDep
 from backend.core.errors import ApiError, error_responses
 from backend.core.schemas import MAX_ROW_ID
@@ -43,7 +41,6 @@ from backend.sales.order_schemas import (
 )
 from backend.sales.order_search import (
     CSV_HEADER,
-    JST,
     OrderFilters,
     OrderStatus,
     cards_of,
@@ -115,26 +112,7 @@ def list_orders(ctx: TownStaff, session: SessionDep, page: PageDep, filters: Fil
     return StaffOrdersPage(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-def _csv_stream(
-    sessions: sessionmaker[Session], town_id: int, filters: OrderFilters, encoding: Encoding
-) -> Iterator[bytes]:
-    """The export in its own session, open for as long as the response streams."""
-    with sessions() as session:
-        yield from csv_chunks(CSV_HEADER, export_rows(session, town_id, filters), encoding)
-
-
-@router.get(
-    "/orders.csv",
-    response_class=StreamingResponse,
-    responses={
-        **_READ,
-        200: {
-            "description": "CSV, UTF-8 with BOM (Excel), or Shift_JIS (cp932) whose first row says how many "
-            "characters were replaced by ?",
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-        },
-    },
-)
+@router.get("/orders.csv", response_class=StreamingResponse, responses={**_READ, **CSV_OK})
 def export_orders(
     ctx: TownStaff,
     runtime: RuntimeDep,
@@ -142,13 +120,14 @@ def export_orders(
     encoding: Annotated[Literal["utf-8", "shift_jis"], Query()] = "utf-8",
 ) -> StreamingResponse:
     """The town's orders as CSV, oldest first, streamed (a million rows in constant memory)."""
-    slug = re.sub(r"[^A-Za-z0-9_-]", "_", ctx.town.slug)
-    day = datetime.now(UTC).astimezone(JST).strftime("%Y%m%d")
-    suffix = "" if encoding == "utf-8" else "-sjis"
-    return StreamingResponse(
-        _csv_stream(runtime.sessions, ctx.town.id, filters, encoding),
-        media_type=MEDIA_TYPES[encoding],
-        headers={"Content-Disposition": f'attachment; filename="orders-{slug}-{day}{suffix}.csv"'},
+    return csv_download(
+        runtime.sessions,
+        CSV_HEADER,
+        lambda session: export_rows(session, ctx.town.id, filters),
+        name="orders",
+        slug=ctx.town.slug,
+        now=datetime.now(UTC),
+        encoding=encoding,
     )
 
 
