@@ -77,7 +77,10 @@ def _race(settings: Settings) -> None:
         accepted = sorted((r.json()["bid"] for r in responses if r.status_code == 201), key=lambda b: b["seq"])
         assert outcomes[(409, "not_registered")] == STRANGERS
         assert outcomes[(409, "payment_pending")] == PENDING
-        assert outcomes[(201, None)] == len(accepted) >= 2
+        # At least the first bid served; how many more depends on the order the server took
+        # them in (a first bid of ¥194,000 leaves no valid step below ¥200,000): the
+        # invariants below hold for any number.
+        assert outcomes[(201, None)] == len(accepted) >= 1
         assert outcomes[(201, None)] + outcomes[(409, "bid_too_low")] == BIDS, outcomes
         assert [b["seq"] for b in accepted] == list(range(1, len(accepted) + 1))
         for before, after in itertools.pairwise(accepted):
