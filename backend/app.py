@@ -10,6 +10,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from backend.analytics import data_router as analytics_data
+from backend.analytics import public_router as analytics_public
+from backend.analytics import staff_router as analytics_staff
+from backend.analytics import tiers_router as analytics_tiers
 from backend.benefits import spots_router, spots_staff_router, verify_router
 from backend.benefits import staff_router as benefits_staff
 from backend.core import health, openapi
@@ -88,6 +92,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(announcements_staff_router.router)
     app.include_router(polls_router.router)
     app.include_router(polls_staff_router.router)
+    app.include_router(analytics_staff.router)
+    app.include_router(analytics_tiers.router)
+    app.include_router(analytics_public.router)  # also /towns/{slug}/stats: before the pages' mount
+    app.include_router(analytics_data.router)
     # Last, and leaving API paths to the API: see backend.core.routing.
     app.router.routes.append(PagesMount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="pages"))
     return app

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from backend.analytics.changes import mark_address
 from backend.benefits.kiosk import code_accepted
 from backend.benefits.models import CheckIn, Spot
 from backend.benefits.spot_schemas import MAX_ACCURACY_CREDIT_M, CheckInCreate
@@ -178,6 +179,7 @@ def check_in(
         checked_in_at=now,
     )
     session.add(row)
+    mark_address(session, owner, spot.municipality_id)
     try:
         session.commit()
     except IntegrityError:  # the same visitor's concurrent check-in won the unique key

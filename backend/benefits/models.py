@@ -115,6 +115,8 @@ class Redemption(Base):
         UniqueConstraint("benefit_id", "chain_id", "contract", "token_id", "period_key", name="uq_redemptions_period"),
         Index("ix_redemptions_town_at", "municipality_id", "redeemed_at"),
         Index("ix_redemptions_shop_at", "shop_id", "redeemed_at"),
+        # The analytics rollup reads one person's redemptions by the addresses they held with.
+        Index("ix_redemptions_town_holder", "municipality_id", "holder_address"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -154,6 +156,9 @@ class Spot(Base):
     require_location: Mapped[bool] = mapped_column(Boolean, default=False)
     #: A staffed place: a check-in needs the kiosk's current code, not just the poster.
     kiosk: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: What a check-in here is evidence of, for MLIT's categories (`backend.analytics.categories`):
+    #: "leisure" (eat, shop, bathe), "event" (town events), "work", "telework", "volunteer".
+    activity: Mapped[str] = mapped_column(String(12), default="leisure")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
@@ -169,6 +174,8 @@ class CheckIn(Base):
         UniqueConstraint("spot_id", "day", "visitor", name="uq_check_ins_day"),
         CheckConstraint(f"method IN {CHECK_IN_METHODS!r}", name="ck_check_ins_method"),
         Index("ix_check_ins_town_at", "municipality_id", "checked_in_at"),
+        # The analytics rollup reads one person's check-ins by the addresses they came with.
+        Index("ix_check_ins_town_address", "municipality_id", "address"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -24,6 +24,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.analytics.changes import mark_address
 from backend.core import audit
 from backend.metadata.lookup import padded_number
 from backend.sales.models import Drop
@@ -167,6 +168,7 @@ def redeem(
         # the head (which every staff write of the deployment waits for).
         session.add(redemption)
         session.flush()
+        mark_address(session, card.owner, benefit.municipality_id)
         audit.record(
             session,
             town_id=benefit.municipality_id,

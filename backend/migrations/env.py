@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from backend.analytics import models as _analytics  # noqa: F401
 from backend.benefits import models as _benefits  # noqa: F401
 from backend.core import models as _core  # noqa: F401
 from backend.core.db import Base

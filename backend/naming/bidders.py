@@ -31,6 +31,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.analytics.changes import mark_email
 from backend.core.bearer import hash_secret
 from backend.core.config import Settings
 from backend.holders.models import Holder
@@ -107,6 +108,9 @@ def register(
             payment_state=READY if method == DEMO else PENDING,
         )
         session.add(bidder)
+        holder = session.get(Holder, holder_id)
+        if holder is not None:
+            mark_email(session, holder.email, lot.municipality_id)
         try:
             session.commit()
         except IntegrityError:

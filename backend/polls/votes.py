@@ -25,6 +25,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from backend.analytics.changes import mark_address
 from backend.polls.ballots import aware, new_nonce, receipt_of
 from backend.polls.models import Poll, PollElector, PollOption, PollVote
 from backend.polls.poll_schemas import VoteOut
@@ -147,6 +148,8 @@ def cast(
                 raise _final(card)
     insert = insert_for(session)
     answers: list[VoteOut] = []
+    for address in sorted({electors[card].address for card in cards}):
+        mark_address(session, address, poll.municipality_id)
     for card, key in zip(cards, keys, strict=True):
         nonce = new_nonce()
         row = existing.get(card)

@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.analytics.changes import mark_scan
 from backend.core import ratelimit
 from backend.core.db import utcnow
 from backend.sales.models import Campaign, CampaignScan, Drop
@@ -228,4 +229,5 @@ def record_scan(session: Session, campaign: Campaign, visit: Visit, secret: str,
             at=now,
         )
     )
+    mark_scan(session, campaign.id, day, campaign.municipality_id)
     return True

@@ -127,6 +127,9 @@ class Order(Base):
         Index("ix_orders_email", "email"),
         # The funnel groups a town's orders by the code they carry.
         Index("ix_orders_campaign", "campaign_code"),
+        # The analytics rollup finds the person behind an address (a card's owner, a visit).
+        Index("ix_orders_recipient", "recipient"),
+        Index("ix_orders_wallet", "wallet_address"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -25,6 +25,7 @@ from enum import Enum
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from backend.analytics.changes import mark_email
 from backend.core.bearer import hash_secret, new_secret
 from backend.payments.models import Payment
 from backend.sales.models import Drop, Order, OrderCard
@@ -142,6 +143,7 @@ def reserve(
     )
     session.add(order)
     session.flush()
+    mark_email(session, order.email, drop.municipality_id)
     if not take_stock(session, drop.id, request.quantity):
         raise OrderRefused("sold_out", "Sold out: no cards are left in this drop.")
     return order, token
@@ -197,6 +199,7 @@ def _move(session: Session, order: Order, from_status: str, to_status: str, **va
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         return False
+    mark_email(session, order.email)
     order.status = to_status
     for name, value in values.items():
         setattr(order, name, value)

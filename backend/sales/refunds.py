@@ -44,6 +44,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.analytics.changes import mark_email
 from backend.core import audit
 from backend.core.config import Settings
 from backend.payments.base import HostedCheckout, RefundRefused, RefundStarted, RefundUnavailable
@@ -391,6 +392,7 @@ def settle(
         .execution_options(synchronize_session=False)
     )
     order.status = "refunded"
+    mark_email(session, order.email, town.id)
     settled = _unissue(session, order, now)
     session.refresh(refund)
     audit.record(

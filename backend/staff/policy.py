@@ -37,6 +37,17 @@ DROP_READERS: Final = frozenset({"owner", "editor", "analyst", "moderator"})
 KIOSK_RUNNERS: Final = frozenset({"owner", "editor", "verifier"})
 
 TOWN: Final = "/api/v1/staff/towns/{slug}"
+#: The dashboard's figures: `GET {TOWN}/analytics/{figure}` and its `.csv` (backend/analytics).
+ANALYTICS_FIGURES: Final = (
+    "summary",
+    "prefectures",
+    "residents",
+    "funnel",
+    "visits",
+    "participation",
+    "staying",
+    "categories",
+)
 
 POLICY: dict[tuple[str, str], frozenset[str]] = {
     # staff: members, invites (owner only) and the audit log (owner and analyst: the analyst
@@ -128,6 +139,20 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", f"{TOWN}/polls/{{poll_id}}/cancel"): EDITORS,
     ("POST", f"{TOWN}/polls/{{poll_id}}/approve"): MODERATORS,
     ("POST", f"{TOWN}/polls/{{poll_id}}/reject"): MODERATORS,
+    # analytics: the relationship-population figures, their CSVs and the monthly report are
+    # read by those who read orders; editors decide premium registration from the evidence;
+    # people's data requests (deletion) are the owner's, who answers for the town's records.
+    **{("GET", f"{TOWN}/analytics/{figure}"): ORDER_READERS for figure in ANALYTICS_FIGURES},
+    **{("GET", f"{TOWN}/analytics/{figure}.csv"): ORDER_READERS for figure in ANALYTICS_FIGURES},
+    ("GET", f"{TOWN}/analytics/report.pdf"): ORDER_READERS,
+    ("GET", f"{TOWN}/analytics/people/{{person_id}}"): ORDER_READERS,
+    ("GET", f"{TOWN}/premium-candidates"): ORDER_READERS,
+    ("GET", f"{TOWN}/premium-candidates.csv"): ORDER_READERS,
+    ("POST", f"{TOWN}/premium-candidates/{{person_id}}/approve"): EDITORS,
+    ("POST", f"{TOWN}/premium-candidates/{{person_id}}/decline"): EDITORS,
+    ("GET", f"{TOWN}/data-requests"): OWNER,
+    ("POST", f"{TOWN}/data-requests/{{request_id}}/complete"): OWNER,
+    ("POST", f"{TOWN}/data-requests/{{request_id}}/decline"): OWNER,
 }
 
 ALLOWED_IF: dict[tuple[str, str], dict[str, str]] = {

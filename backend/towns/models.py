@@ -17,7 +17,10 @@ class Municipality(Base):
     """A town (自治体) on this deployment; one deployment can serve several."""
 
     __tablename__ = "municipalities"
-    __table_args__ = (CheckConstraint("length(prefecture) = 2", name="ck_municipalities_prefecture"),)
+    __table_args__ = (
+        CheckConstraint("length(prefecture) = 2", name="ck_municipalities_prefecture"),
+        CheckConstraint("stats_threshold >= 3", name="ck_municipalities_stats_threshold"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
@@ -45,4 +48,14 @@ class Municipality(Base):
     editors_may_refund: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Announcements and polls wait for a moderator's approval before they go out.
     posts_need_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Public statistics show any count below this as "x" (never below 3; DESIGN.md: 5).
+    stats_threshold: Mapped[int] = mapped_column(Integer, default=5)
+    #: Days the town gives itself to complete a holder's deletion request (APPI; default 30).
+    data_request_days: Mapped[int] = mapped_column(Integer, default=30)
+    #: Activities that count towards premium registration (ふるさと住民登録), comma-separated
+    #: from `backend.analytics.categories.ACTIVITIES`, and how many a year make a candidate.
+    premium_activities: Mapped[str] = mapped_column(
+        String(200), default="event,volunteer,work,telework,vote,naming"
+    )
+    premium_threshold: Mapped[int] = mapped_column(Integer, default=3)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

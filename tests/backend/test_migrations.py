@@ -9,6 +9,7 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from backend.analytics import models as _analytics  # noqa: F401
 from backend.benefits import models as _benefits  # noqa: F401
 from backend.core import models as _core  # noqa: F401  (registers the tables on Base.metadata)
 from backend.core.db import Base, make_engine, migrate

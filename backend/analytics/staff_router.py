@@ -1,0 +1,7 @@
+"""Town staff: the relationship-population dashboard (stub)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
