@@ -179,8 +179,8 @@ def check_in(
         checked_in_at=now,
     )
     session.add(row)
-    mark_address(session, owner, spot.municipality_id)
     try:
+        mark_address(session, owner, spot.municipality_id)  # flushes the row: inside the try
         session.commit()
     except IntegrityError:  # the same visitor's concurrent check-in won the unique key
         session.rollback()

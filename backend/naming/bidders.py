@@ -108,10 +108,10 @@ def register(
             payment_state=READY if method == DEMO else PENDING,
         )
         session.add(bidder)
-        holder = session.get(Holder, holder_id)
-        if holder is not None:
-            mark_email(session, holder.email, lot.municipality_id)
         try:
+            holder = session.get(Holder, holder_id)  # flushes the bidder: inside the try
+            if holder is not None:
+                mark_email(session, holder.email, lot.municipality_id)
             session.commit()
         except IntegrityError:
             session.rollback()
