@@ -15,7 +15,7 @@ CHAIN ?=
 PYTEST_ARGS ?=
 
 #: Files of frontend_static/vendor/ made at set-up (see their rules below).
-VENDOR_FILES := frontend_static/vendor/jsQR.js
+VENDOR_FILES := frontend_static/vendor/jsQR.js frontend_static/vendor/chart.umd.js
 
 RUN_ARGS := $(if $(PORT),--port $(PORT)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(CHAIN),--chain $(CHAIN))
 
@@ -44,6 +44,10 @@ node_modules/.installed: package-lock.json package.json
 frontend_static/vendor/jsQR.js: node_modules/.installed
 	@mkdir -p $(@D)
 	cp node_modules/jsqr/dist/jsQR.js $@
+
+frontend_static/vendor/chart.umd.js: node_modules/.installed
+	@mkdir -p $(@D)
+	cp node_modules/chart.js/dist/chart.umd.js $@
 
 run: setup
 	$(BIN)/furusato run $(RUN_ARGS)
