@@ -31,6 +31,13 @@ Radius = Annotated[
     BeforeValidator(whole_number),
 ]
 Method = Literal["poster", "kiosk"]
+#: What the spot is for: a check-in there counts as that activity for the MLIT categories and
+#: premium registration (`backend.analytics.categories.SPOT_ACTIVITIES`).
+SpotActivity = Literal["leisure", "event", "work", "telework", "volunteer"]
+ACTIVITY_DESCRIPTION = (
+    "leisure 飲食・買い物・温泉など, event 町の行事・体験, work 仕事・副業, telework テレワーク, "
+    "volunteer ボランティア・地域づくり"
+)
 #: true or false only (pydantic alone would take 0, 1 and "yes", which JSON Schema's boolean does not).
 Flag = Annotated[bool, Field(strict=True)]
 
@@ -65,6 +72,7 @@ class SpotCreate(BaseModel):
                     "radius_m": 300,
                     "require_location": False,
                     "kiosk": False,
+                    "activity": "leisure",
                 }
             ]
         },
@@ -80,6 +88,7 @@ class SpotCreate(BaseModel):
         default=False, description="a check-in must send the phone's location, within radius_m (needs coordinates)"
     )
     kiosk: Flag = Field(default=False, description="a check-in needs the staffed kiosk's current code")
+    activity: SpotActivity = Field(default="leisure", description=ACTIVITY_DESCRIPTION)
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
@@ -110,6 +119,7 @@ class SpotUpdate(BaseModel):
     radius_m: Radius = None  # type: ignore[assignment]
     require_location: Flag = None  # type: ignore[assignment]
     kiosk: Flag = None  # type: ignore[assignment]
+    activity: SpotActivity = Field(default=None, description=ACTIVITY_DESCRIPTION)  # type: ignore[assignment]
     archived: Flag = None  # type: ignore[assignment]
 
     def changes(self) -> dict[str, Any]:
@@ -130,6 +140,7 @@ class StaffSpot(BaseModel):
     radius_m: int
     require_location: bool
     kiosk: bool
+    activity: SpotActivity
     created_at: UtcDateTime
     archived_at: UtcDateTime | None
     check_ins_today: int = Field(description="check-ins of today (Japan time)")

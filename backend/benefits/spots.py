@@ -7,7 +7,9 @@ characters people confuse on a poster (0/O, 1/I/L), in capitals, and are matched
 case (upper-cased before the look-up), since a person typing the printed URL may not.
 
 A spot is never deleted: archiving it stops its poster and kiosk from checking in and keeps
-its check-ins, which are the town's visit evidence.
+its check-ins, which are the town's visit evidence. Its `activity` (leisure, event, work,
+telework, volunteer) says what a check-in there counts as for the MLIT categories and the
+town's premium rule (`backend.analytics.categories`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from backend.analytics.changes import mark_town
 from backend.benefits.models import Spot
 from backend.benefits.spot_schemas import SpotCreate, spot_rule_problem
 from backend.core.schemas import cross_field
@@ -32,7 +35,17 @@ _GENERATE_TRIES = 8
 #: What a spot code in a URL may look like (longer or other characters name no spot).
 SPOT_CODE_PATTERN = r"^[A-Za-z0-9]{3,32}$"
 #: Fields the audit log keeps and a PATCH may change (besides `archived`).
-FIELDS = ("name_ja", "name_en", "place_ja", "latitude", "longitude", "radius_m", "require_location", "kiosk")
+FIELDS = (
+    "name_ja",
+    "name_en",
+    "place_ja",
+    "latitude",
+    "longitude",
+    "radius_m",
+    "require_location",
+    "kiosk",
+    "activity",
+)
 TEXT_FIELDS = frozenset({"name_ja", "name_en", "place_ja"})
 
 
@@ -84,7 +97,10 @@ def create_spot(session: Session, town_id: int, body: SpotCreate) -> Spot:
 
 
 def update_spot(session: Session, spot: Spot, changes: dict[str, Any], now: datetime) -> None:
-    """Apply the fields sent (flushed). The result must keep the rules between fields."""
+    """Apply the fields sent (flushed). The result must keep the rules between fields.
+
+    A new `activity` changes what every past check-in there counts as (categories, premium
+    counts), so it marks the town for the analytics rollup in the same transaction."""
     merged = {name: changes.get(name, getattr(spot, name)) for name in ("latitude", "longitude", "require_location")}
     problem = spot_rule_problem(merged)
     if problem is not None:
@@ -94,6 +110,8 @@ def update_spot(session: Session, spot: Spot, changes: dict[str, Any], now: date
             [{"type": error.type, "loc": ("body", where), "msg": error.message(), "input": changes}]
         )
     archived = changes.pop("archived", None)
+    if "activity" in changes and changes["activity"] != spot.activity:
+        mark_town(session, spot.municipality_id)
     for name, value in _columns(changes).items():
         setattr(spot, name, value)
     if archived is not None:

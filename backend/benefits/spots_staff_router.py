@@ -85,6 +85,7 @@ def _staff_spot(runtime: Runtime, ctx: StaffContext, spot: Spot, today: int) -> 
         radius_m=spot.radius_m,
         require_location=spot.require_location,
         kiosk=spot.kiosk,
+        activity=spot.activity,  # type: ignore[arg-type]
         created_at=spot.created_at,
         archived_at=spot.archived_at,
         check_ins_today=today,

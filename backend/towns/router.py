@@ -6,7 +6,8 @@
 
 A PATCH stores the change and its audit row in one commit, then, for a town with contracts
 of its own, puts a changed treasury or royalty on chain (`backend.towns.settings`); the
-answer's `on_chain` says what the chain holds by then.
+answer's `on_chain` says what the chain holds by then. A change of the premium rule
+(activities or threshold) marks the town for the analytics rollup in the same commit.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import func, select
 
+from backend.analytics.changes import mark_town
 from backend.core import audit
 from backend.core.deps import PageDep, RuntimeDep, SessionDep
 from backend.core.errors import error_responses
@@ -22,7 +24,14 @@ from backend.staff.deps import STAFF_RESPONSES, TownStaff
 from backend.towns.contracts import contract_tree
 from backend.towns.models import Municipality
 from backend.towns.schemas import MunicipalitiesPage, MunicipalityPublic, TownSettings, TownSettingsUpdate
-from backend.towns.settings import TownChain, apply_changes, read_chain, settings_view, sync_treasury
+from backend.towns.settings import (
+    TownChain,
+    apply_changes,
+    premium_rule_changed,
+    read_chain,
+    settings_view,
+    sync_treasury,
+)
 from minting.errors import ChainLayerError
 from minting.once import OnceSender
 
@@ -73,6 +82,10 @@ def patch_settings(body: TownSettingsUpdate, ctx: TownStaff, session: SessionDep
     royalty on chain too (`on_chain.in_sync` false: still on its way, finished in the background)."""
     town = ctx.town
     before, after = apply_changes(town, body.model_dump(exclude_unset=True))
+    if premium_rule_changed(after):
+        # In the same transaction: the rollup recomputes every person's designated count
+        # after this commit, never before, and never misses it.
+        mark_town(session, town.id)
     audit.record(
         session,
         town_id=town.id,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from backend.core.schemas import ADDRESS_FORMAT, ADDRESS_PATTERN, NOT_ZERO_ADDRESS, card_recipient
+from backend.analytics.categories import ACTIVITIES
+from backend.analytics.tier_schemas import Activity
+from backend.core.schemas import ADDRESS_FORMAT, ADDRESS_PATTERN, NOT_ZERO_ADDRESS, card_recipient, whole_number
 
 #: A town's home prefecture: JIS X 0401 "01"…"47" ("00", abroad, is for supporters only).
 HOME_PREFECTURE_PATTERN = r"^(0[1-9]|[1-3][0-9]|4[0-7])$"
@@ -19,7 +21,54 @@ MAX_LOGO_URL_LENGTH = len("data:image/svg+xml;base64,") + 4 * -(-MAX_LOGO_BYTES 
 LOGO_PATTERN = r"^(data:image/(png|svg\+xml);base64,(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)?$"
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S", description="shown on every page")]
+#: Public statistics: the smallest count shown (smaller ones are "x"); DESIGN.md: never below 3.
+MIN_STATS_THRESHOLD = 3
+MAX_STATS_THRESHOLD = 100
+#: Days to complete a holder's deletion request (APPI: a decision within 30 days is the rule).
+MAX_DATA_REQUEST_DAYS = 90
+#: Designated activities a year for a premium candidate (the national scheme: three).
+MAX_PREMIUM_THRESHOLD = 50
 Description = Annotated[str, Field(max_length=5_000)]
+
+
+def _distinct(values: list[str]) -> list[str]:
+    """JSON Schema's `uniqueItems`, enforced: an activity listed twice would count once,
+    which the town did not mean."""
+    if len(set(values)) != len(values):
+        raise ValueError("each activity at most once")
+    return values
+
+
+StatsThreshold = Annotated[
+    int,
+    Field(
+        ge=MIN_STATS_THRESHOLD,
+        le=MAX_STATS_THRESHOLD,
+        description='public statistics show a count below this as "x" (and a second cell where a total would '
+        "reveal it)",
+    ),
+    BeforeValidator(whole_number),
+]
+DataRequestDays = Annotated[
+    int,
+    Field(ge=1, le=MAX_DATA_REQUEST_DAYS, description="days the town gives itself to complete a deletion request"),
+    BeforeValidator(whole_number),
+]
+PremiumActivities = Annotated[
+    list[Activity],
+    Field(
+        min_length=1,
+        max_length=len(ACTIVITIES),
+        json_schema_extra={"uniqueItems": True},
+        description="activities that count towards premium registration (ふるさと住民登録)",
+    ),
+    AfterValidator(_distinct),
+]
+PremiumThreshold = Annotated[
+    int,
+    Field(ge=1, le=MAX_PREMIUM_THRESHOLD, description="designated activities a year that make a premium candidate"),
+    BeforeValidator(whole_number),
+]
 
 
 class MunicipalityPublic(BaseModel):
@@ -95,6 +144,11 @@ class TownSettingsUpdate(BaseModel):
         strict=True,
         description="true: announcements and polls wait for a moderator's (or owner's) approval before they go out",
     )
+    stats_threshold: StatsThreshold = None  # type: ignore[assignment]
+    data_request_days: DataRequestDays = None  # type: ignore[assignment]
+    #: A change of these two marks the town for recomputation (every person's designated count).
+    premium_activities: PremiumActivities = None  # type: ignore[assignment]
+    premium_threshold: PremiumThreshold = None  # type: ignore[assignment]
 
     @field_validator("treasury", "royalty_receiver")
     @classmethod
@@ -137,6 +191,13 @@ class TownSettings(BaseModel):
     editors_may_refund: bool
     #: Announcements and polls wait for a moderator's (or owner's) approval when true.
     posts_need_approval: bool
+    #: Public statistics show any count below this as "x" (3–100).
+    stats_threshold: int
+    #: Days to complete a holder's deletion request (1–90).
+    data_request_days: int
+    #: Premium registration: the activities that count, and how many a year make a candidate.
+    premium_activities: list[Activity]
+    premium_threshold: int
     contracts: TownContractsView
     #: The treasury on the town's own ResidentCard; null for a town without contracts of its
     #: own (its settings are stored only), when the node does not answer, or when this server

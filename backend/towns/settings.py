@@ -1,5 +1,6 @@
 """A town's settings: names, description, home prefecture, look, treasury, refund rule,
-whether announcements and polls need a moderator's approval before they go out.
+whether announcements and polls need a moderator's approval before they go out, and the
+analytics' own (public statistics' threshold, deletion-request days, premium rule).
 
 Changes are stored with their audit row in one commit. The treasury (and royalty rate) of a
 town with contracts of its own is also set on chain, after that commit, by `sync_treasury`:
@@ -23,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
+from backend.analytics.categories import format_activities, parse_activities
 from backend.towns.models import Municipality
 from backend.towns.schemas import ChainTreasury, TownContractsView, TownSettings
 from minting.compiler import CompiledTree
@@ -45,7 +47,13 @@ EDITABLE = (
     "logo_data_url",
     "editors_may_refund",
     "posts_need_approval",
+    "stats_threshold",
+    "data_request_days",
+    "premium_activities",
+    "premium_threshold",
 )
+#: The premium rule: a change makes every person's designated count stale (`premium_rule_changed`).
+PREMIUM_RULE = frozenset({"premium_activities", "premium_threshold"})
 #: Rounds of "compare, send" before leaving the rest to the next save.
 MAX_SYNC_ROUNDS = 3
 
@@ -56,6 +64,13 @@ def apply_changes(town: Municipality, changes: dict[str, Any]) -> tuple[dict[str
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for name, value in changes.items():
+        if name == "premium_activities":
+            # Stored as the comma list the rollup reads; audited as lists, as staff sent them.
+            if list(parse_activities(town.premium_activities)) == list(value):
+                continue
+            before[name], after[name] = list(parse_activities(town.premium_activities)), list(value)
+            town.premium_activities = format_activities(value)
+            continue
         if name not in EDITABLE or getattr(town, name) == value:
             continue
         old = getattr(town, name)
@@ -64,6 +79,12 @@ def apply_changes(town: Municipality, changes: dict[str, Any]) -> tuple[dict[str
             old, value = f"{len(old)} characters", f"{len(value)} characters"
         before[name], after[name] = old, value
     return before, after
+
+
+def premium_rule_changed(after: dict[str, Any]) -> bool:
+    """Whether a change (`apply_changes`' after) touched the premium rule: then every person
+    of the town needs their designated count again (`backend.analytics.changes.mark_town`)."""
+    return not PREMIUM_RULE.isdisjoint(after)
 
 
 @dataclass(frozen=True)
@@ -167,6 +188,10 @@ def settings_view(town: Municipality, on_chain: ChainTreasury | None) -> TownSet
         logo_data_url=town.logo_data_url,
         editors_may_refund=town.editors_may_refund,
         posts_need_approval=town.posts_need_approval,
+        stats_threshold=town.stats_threshold,
+        data_request_days=town.data_request_days,
+        premium_activities=list(parse_activities(town.premium_activities)),  # type: ignore[arg-type]
+        premium_threshold=town.premium_threshold,
         contracts=TownContractsView(
             state="ready" if town.contracts_state == "ready" else "deploying",
             own=town.card_contract is not None,
