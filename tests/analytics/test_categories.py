@@ -160,7 +160,8 @@ def test_explanation_states_every_fact_and_no_other(activity: YearActivity) -> N
     for number in expected:
         assert str(number) in en_facts or words.get(number, "") in en_facts
     if activity.visit_days == 0:
-        assert ja_facts.startswith("訪問なし") and en_facts.startswith("no visit")
+        assert ja_facts.startswith("訪問なし")
+        assert en_facts.startswith("no visit")
     else:
         assert ja_facts.startswith(f"{activity.visit_days}日訪問")
 
@@ -214,7 +215,8 @@ def test_stored_activity_lists() -> None:
 def test_evidence_round_trips() -> None:
     activity = year(visit_days=3, check_ins={"event": 2, "leisure": 0}, redemptions=1, votes=1, bids=2, paid_orders=1)
     stored = evidence(activity)
-    assert stored["category"] == "direct" and stored["rule"] == 2
+    assert stored["category"] == "direct"
+    assert stored["rule"] == 2
     assert stored["check_ins"] == {"event": 2}
     assert stored["activities"]["naming"] == 2
     back = activity_from_evidence(stored, 2026)
@@ -235,7 +237,8 @@ def test_docs_show_the_rules_table_of_the_code() -> None:
     text = DOCS.read_text(encoding="utf-8")
     assert markdown_table() in text
     for rule in RULES:
-        assert rule.condition_ja in text and rule.condition_en in text
+        assert rule.condition_ja in text
+        assert rule.condition_en in text
 
 
 def test_national_figures_are_the_surveys() -> None:
