@@ -1,13 +1,19 @@
 // The town's settings (owners): names, description, home prefecture, look (colour, logo) and
-// where money goes (treasury, royalty receiver), and whether editors may refund. Sends only
-// what changed (PATCH); a logo is read in the browser into a data: URL.
+// where money goes (treasury, royalty receiver), whether editors may refund, and the
+// analytics' own: the public statistics' threshold, the deletion-request days and the premium
+// registration rule (which activities count, how many a year). Sends only what changed
+// (PATCH); a logo is read in the browser into a data: URL.
 "use strict";
 (function () {
   const F = window.Furusato;
   const C = F.console;
   const t = function (key, vars) { return F.i18n.t(key, vars); };
   const TEXTS = ["name_ja", "name_en", "description_ja", "description_en", "prefecture", "treasury", "royalty_receiver", "brand_colour"];
-  const FIELDS = TEXTS.concat(["logo_data_url", "editors_may_refund"]);
+  // Whole numbers and their ranges (the API's; checked here first to say so next to the field).
+  const NUMBERS = { stats_threshold: [3, 100], data_request_days: [1, 90], premium_threshold: [1, 50] };
+  // What may count towards premium registration, in the API's order.
+  const ACTIVITIES = ["visit_day", "benefit", "event", "volunteer", "work", "telework", "vote", "naming"];
+  const FIELDS = TEXTS.concat(["logo_data_url", "editors_may_refund"], Object.keys(NUMBERS), ["premium_activities"]);
   const MAX_LOGO_BYTES = 200 * 1024;
   let saved = null;
   let logo = "";
@@ -26,8 +32,33 @@
     select.value = chosen;
   }
 
+  function activityBoxes() {
+    const box = C.el("premium-activity-boxes");
+    const chosen = box.children.length ? chosenActivities() : null;
+    box.replaceChildren.apply(box, ACTIVITIES.map(function (name) {
+      return C.make("label", { className: "check", htmlFor: "premium-" + name }, [
+        C.make("input", { type: "checkbox", id: "premium-" + name, name: "premium_activity", value: name }),
+        " ", C.make("span", { text: t("reg.premium." + name) }),
+      ]);
+    }));
+    if (chosen) setActivities(chosen);
+  }
+
+  function chosenActivities() {
+    return ACTIVITIES.filter(function (name) { const box = C.el("premium-" + name); return box && box.checked; });
+  }
+
+  function setActivities(names) {
+    ACTIVITIES.forEach(function (name) { C.el("premium-" + name).checked = names.indexOf(name) >= 0; });
+  }
+
   function fill(settings) {
+    // The activities in the API's order, so an unchanged choice compares equal.
+    const stored = settings.premium_activities || [];
+    settings = Object.assign({}, settings, { premium_activities: ACTIVITIES.filter(function (name) { return stored.indexOf(name) >= 0; }) });
     saved = settings;
+    Object.keys(NUMBERS).forEach(function (name) { C.el(name).value = settings[name] === undefined ? "" : String(settings[name]); });
+    setActivities(settings.premium_activities);
     TEXTS.forEach(function (name) { C.el(name).value = settings[name] || ""; });
     if (!settings.brand_colour) C.el("brand_colour").value = "#1f6f5c";
     C.el("editors_may_refund").checked = !!settings.editors_may_refund;
@@ -66,6 +97,11 @@
     ["treasury", "royalty_receiver"].forEach(function (name) { if (!body[name]) body[name] = null; });
     body.logo_data_url = logo;
     body.editors_may_refund = C.el("editors_may_refund").checked;
+    Object.keys(NUMBERS).forEach(function (name) {
+      const text = C.el(name).value.trim();
+      body[name] = /^\d+$/.test(text) ? Number(text) : NaN;
+    });
+    body.premium_activities = chosenActivities();
     return body;
   }
 
@@ -76,6 +112,11 @@
     ["treasury", "royalty_receiver"].forEach(function (name) {
       if (body[name] && !/^0x[0-9a-fA-F]{40}$/.test(body[name])) found[name] = "v.address";
     });
+    Object.keys(NUMBERS).forEach(function (name) {
+      const range = NUMBERS[name];
+      if (!(Number.isInteger(body[name]) && body[name] >= range[0] && body[name] <= range[1])) found[name] = "v.settings." + name;
+    });
+    if (!body.premium_activities.length) found.premium_activities = "v.settings.premium_activities";
     return found;
   }
 
@@ -85,7 +126,7 @@
     errors = check(body);
     renderErrors();
     const first = FIELDS.find(function (name) { return errors[name]; });
-    if (first) return C.el(first).focus();
+    if (first) return (first === "premium_activities" ? C.el("premium-" + ACTIVITIES[0]) : C.el(first)).focus();
     const patch = {};
     Object.keys(body).forEach(function (name) {
       const before = saved[name] === undefined ? null : saved[name];
@@ -100,6 +141,7 @@
       Object.keys(named).forEach(function (name) { if (FIELDS.indexOf(name) >= 0) errors[name] = "v.settings." + name; });
       renderErrors();
       const bad = FIELDS.find(function (name) { return errors[name]; });
+      if (bad === "premium_activities") return C.el("premium-" + ACTIVITIES[0]).focus();
       if (bad) return C.el(bad === "logo_data_url" ? "logo" : bad).focus();
       return C.say("settings-error", C.errorText(done), "error");
     }
@@ -124,6 +166,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     C.ready("settings", async function () {
       fillPrefectures();
+      activityBoxes();
       const found = await C.townApi("GET", "settings");
       if (!found.ok) return C.fail(found);
       fill(found.body);
@@ -132,10 +175,10 @@
       C.el("logo").addEventListener("change", pickLogo);
       C.el("logo-remove").addEventListener("click", function () { logo = ""; C.el("logo").value = ""; renderLogo(); C.el("logo").focus(); });
       C.el("settings-form").addEventListener("input", function (event) {
-        const name = event.target.name;
+        const name = event.target.name === "premium_activity" ? "premium_activities" : event.target.name;
         if (errors[name]) { errors[name] = null; renderErrors(); }
       });
-      F.i18n.onChange(function () { fillPrefectures(); renderErrors(); renderLogo(); renderChain(); });
+      F.i18n.onChange(function () { fillPrefectures(); activityBoxes(); renderErrors(); renderLogo(); renderChain(); });
     }, ["owner"]);
   });
 })();

@@ -11,7 +11,9 @@
   const RECORD_READERS = ["owner", "editor", "analyst"];
   const LIMIT = 50;
   const C_LIMIT = 50;
-  const FIELDS = ["name_ja", "name_en", "place_ja", "latitude", "longitude", "radius_m", "require_location"];
+  const FIELDS = ["name_ja", "name_en", "place_ja", "activity", "latitude", "longitude", "radius_m", "require_location"];
+  // What a spot is for: a check-in there counts as this activity (categories, premium rule).
+  const ACTIVITIES = ["leisure", "event", "work", "telework", "volunteer"];
   const CODES = ["spot_not_found", "spot_archived", "poster_unavailable"];
 
   let spots = { items: [], total: 0, offset: 0 };
@@ -62,6 +64,8 @@
     card.append(C.make("dl", { className: "kv" }, [
       C.make("dt", { text: t("spots.url") }),
       C.make("dd", {}, [C.make("span", { className: "mono", text: url.replace(/^https?:\/\//, "") })]),
+      C.make("dt", { text: t("reg.spot.activity") }),
+      C.make("dd", { className: "spot-activity", text: t("reg.activity." + (spot.activity || "leisure")) }),
       C.make("dt", { text: t("spots.today") }),
       C.make("dd", { className: "today-count", text: t("spots.today_value", { n: C.count(spot.check_ins_today || 0) }) }),
     ]));
@@ -84,9 +88,23 @@
         change(spot, { archived: true }, "spots.archived_done", retire);
       });
       actions.append(kiosk, retire);
-      card.append(actions);
+      card.append(actions, activityChooser(spot));
     }
     return card;
+  }
+
+  // An editor changes what the spot is for; past check-ins there are counted again.
+  function activityChooser(spot) {
+    const id = "activity-" + spot.id;
+    const select = C.make("select", { id: id, className: "spot-activity-select" },
+      ACTIVITIES.map(function (value) { return C.make("option", { value: value, text: t("reg.activity." + value) }); }));
+    select.value = spot.activity || "leisure";
+    select.addEventListener("change", function () {
+      change(spot, { activity: select.value }, "reg.spot.activity_done", select);
+    });
+    return C.make("div", { className: "field spot-activity-field" }, [
+      C.make("label", { htmlFor: id, text: t("reg.spot.activity_change") }), select,
+    ]);
   }
 
   function renderSpots() {
@@ -150,6 +168,7 @@
       name_ja: C.el("name_ja").value.trim(),
       name_en: C.el("name_en").value.trim(),
       place_ja: C.el("place_ja").value.trim(),
+      activity: ACTIVITIES.indexOf(C.el("activity").value) >= 0 ? C.el("activity").value : "leisure",
       latitude: number(C.el("latitude").value),
       longitude: number(C.el("longitude").value),
       radius_m: Number(C.el("radius_m").value || 300),
@@ -197,6 +216,7 @@
     C.say("spot-error", "");
     ["name_ja", "name_en", "place_ja", "latitude", "longitude"].forEach(function (name) { C.el(name).value = ""; });
     C.el("radius_m").value = "300";
+    C.el("activity").value = "leisure";
     C.el("require_location").checked = false;
     C.el("kiosk").checked = false;
     fresh = made.body.id;
