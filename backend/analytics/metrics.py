@@ -27,7 +27,7 @@ MINTED: Final = "minted"
 REFUNDED: Final = "refunded"
 REVENUE_JPY: Final = "revenue_jpy"
 
-# ── Staying: dim1 drop id or ALL, dim2 card state, day "" ──
+# ── Staying: dim1 drop id (no ALL row: sum the drops), dim2 card state, day "" ──
 CARD_STATE: Final = "card_state"
 
 # ── Visits ──
