@@ -4,6 +4,7 @@
     furusato compile    compile contracts/ (a no-op when nothing changed)
     furusato deploy     deploy the contracts to a chain and write the manifest
     furusato seed-demo  create the demo town in the database
+    furusato analytics rebuild --town SLUG   recompute a town's figures from its records
 
 Every option also reads a `FURUSATO_*` environment variable. Configuration errors end the
 process with one line on stderr and exit code 2, never a traceback.
@@ -147,6 +148,7 @@ def run(
         else:
             guarded(runtime.start_naming)
             guarded(runtime.start_holder_posts)
+            guarded(runtime.start_analytics)
         manifest = runtime.manifest
         action = "deployed" if runtime.deployed_now else "reusing"
         typer.echo(
@@ -387,6 +389,42 @@ def _with_database(settings: Settings, action: Callable[[sessionmaker[Session]],
         fail(str(exc))
     finally:
         engine.dispose()
+
+
+analytics_app = typer.Typer(help="Relationship-population figures: recompute a town's from its records.")
+app.add_typer(analytics_app, name="analytics")
+
+
+@analytics_app.command("rebuild")
+def analytics_rebuild(
+    town: Annotated[str, typer.Option("--town", help="the town's slug, e.g. hoshikawa")],
+    data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Recompute every person of a town from the raw records and replace its figures (the
+    repair path; the running rollup keeps them current otherwise). Works beside a running
+    deployment: same data directory or database, no chain needed."""
+    from sqlalchemy import select
+
+    from backend.analytics.rollup import rebuild
+    from backend.towns.models import Municipality
+
+    settings = deployment_settings(data_dir, database_url=database_url)
+
+    def _rebuild(sessions: sessionmaker[Session]) -> tuple[int, float] | None:
+        with sessions() as session:
+            town_id = session.scalar(select(Municipality.id).where(Municipality.slug == town))
+        if town_id is None:
+            return None
+        started = time.monotonic()
+        people = rebuild(sessions, town_id)
+        return people, time.monotonic() - started
+
+    done = _with_database(settings, _rebuild)
+    if done is None:
+        fail(f"no town {town!r} in this deployment's database (see the console's town list)")
+    people, seconds = done
+    typer.echo(f"analytics of {town} rebuilt: {people:,} people in {seconds:.1f} s")
 
 
 town_app = typer.Typer(help="Towns on this deployment: add one, with its own contracts.")

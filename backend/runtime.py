@@ -96,6 +96,7 @@ class Runtime:
             self.threads.append(self.lottery_job().start_thread())
             self.start_naming()
             self.start_holder_posts()
+            self.start_analytics()
             try:
                 admin = self.admin()
             except ChainLayerError:  # no admin key here (a production API with the minter's only)
@@ -124,6 +125,15 @@ class Runtime:
 
         self.threads.append(AnnouncementSender(self).start_thread())
         self.threads.append(PollClock(self).start_thread())
+
+    def start_analytics(self) -> None:
+        """The analytics rollup loop: applies marked changes and new card transfers to the
+        figures about once a second. Safe in every process at once (its batches take the
+        rollup lock), so API processes without the mint worker run it too, like the polls'
+        loops: figures stay current whichever process took the write."""
+        from backend.analytics.rollup import AnalyticsRollup  # imported when started, like the other loops
+
+        self.threads.append(AnalyticsRollup(self.sessions).start_thread())
 
     def lottery_job(self) -> LotteryJob:
         """The lottery job of this process (close, anchor, draw, orders, promotions, mail)."""
