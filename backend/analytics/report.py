@@ -130,7 +130,7 @@ def _svg(width: int, height: int, body: str, label: str) -> str:
     )
 
 
-def columns_svg(points: Sequence[tuple[str, int]], accent: str, *, width: int = 520, height: int = 120) -> str:
+def columns_svg(points: Sequence[tuple[str, int]], accent: str, *, width: int = 700, height: int = 130) -> str:
     """Vertical bars, one per point (a day of the month), with the largest value marked and
     every fifth label under its bar."""
     left, bottom, top = 26, 16, 12
@@ -196,7 +196,7 @@ def bars_svg(bars: Sequence[Bar], accent: str, label: str, *, width: int = 250, 
     return _svg(width, height, "".join(parts), label)
 
 
-def tile_map_svg(residents: Mapping[str, int], accent: str, *, tile: int = 22) -> str:
+def tile_map_svg(residents: Mapping[str, int], accent: str, *, tile: int = 24) -> str:
     """The prefectures as squares on a grid shaped like Japan, shaded by residents (five
     steps of the town's colour, white for none), each with its short name and count."""
     gap = 2
