@@ -73,6 +73,8 @@ STATUS_WEIGHTS: Final[dict[str, float]] = {
     "failed": 0.02,
     "refunded": 0.12,
 }
+#: Orders an erasure must wait for (`backend.analytics.erasure.UNFINISHED_ORDER_STATUSES`).
+UNFINISHED_STATUSES: Final = ("pending_payment", "paid", "minting", "failed")
 REFUNDED_FROM: Final[dict[str, float]] = {"minted": 0.7, "paid": 0.2, "failed": 0.1}
 #: Spots of each activity (MLIT categories), leisure the most visited.
 SPOT_ACTIVITIES: Final[tuple[tuple[str, int], ...]] = (
@@ -761,6 +763,7 @@ class History:
                             )
             sink.flush()
             self._activity_rows(sink, people)
+            count_electorate(session, self.world)
             for person in people:
                 for row in person.check_ins:
                     mark_address(session, row["address"], self.world.town_id)
@@ -938,9 +941,10 @@ class History:
                 self._activity_rows(sink, people)
             if progress is not None:
                 progress(min(first + chunk, self.scale.people), totals)
-        if engine.dialect.name == "postgresql":
-            with engine.begin() as connection:
-                connection.execute(
+        with Session(engine) as session, session.begin():
+            count_electorate(session, self.world)
+            if engine.dialect.name == "postgresql":  # ids were given: the sequence moves past them
+                session.execute(
                     text("SELECT setval(pg_get_serial_sequence('holders', 'id'), (SELECT max(id) FROM holders))")
                 )
         return totals
@@ -951,7 +955,13 @@ class History:
         """`count` people to erase, chosen by the seed among those written and not erased:
         people with visits and votes first, so the erasure has activity to unlink."""
         rng = random.Random(f"{self.seed}:erase:{len(self.erased)}")  # noqa: S311
-        left = [person for person in self.people if person.email not in self.erased]
+        # An erasure waits for business in progress (`erasure.unfinished`): not those people.
+        left = [
+            person
+            for person in self.people
+            if person.email not in self.erased
+            and not any(order.row["status"] in UNFINISHED_STATUSES for order in person.orders)
+        ]
         active = [person for person in left if person.check_ins or person.votes or person.redemptions]
         rest = [person for person in left if person not in active]
         rng.shuffle(active)
@@ -997,6 +1007,14 @@ def _period_key(period: str, at: datetime) -> str:
     if period == "month":
         return local.strftime("%Y-%m")
     return "term"
+
+
+def count_electorate(session: Session, world: World) -> None:
+    """Each poll's frozen electorate (`polls.electorate`), as the opening records it: the
+    number of its elector rows (the turnout's denominator)."""
+    for poll in world.polls:
+        electors = select(func.count()).select_from(PollElector).where(PollElector.poll_id == poll.id)
+        session.execute(update(Poll).where(Poll.id == poll.id).values(electorate=electors.scalar_subquery()))
 
 
 def mark_everything(sessions: sessionmaker[Session], town_id: int) -> None:
