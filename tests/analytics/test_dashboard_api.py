@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -706,3 +707,41 @@ def test_owners_and_editors_read_them_and_another_towns_staff_do_not(client: Tes
     own = client.get(f"/api/v1/staff/towns/{OTHER_SLUG}/analytics/summary", headers=outsider, params={"year": 2026})
     assert (own.json()["residents"], own.json()["visitors"]) == (100, 50)
     assert client.get(f"{BASE}/summary").status_code == 401
+
+
+# ── PostgreSQL ──────────────────────────────────────────────────────────────
+
+
+def test_the_figures_read_the_same_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    """The grouped reads (substrings of `day` for months, IN lists, the period's text bounds)
+    answer the same on PostgreSQL as on SQLite."""
+    settings = Settings(chain="eth-tester://", data_dir=tmp_path / "data", database_url=postgres_url)
+    with TestClient(create_app(settings)) as pg:
+        world = seed(runtime_of(pg).sessions)
+        headers = staff_headers(runtime_of(pg).sessions, SLUG, "analyst")
+        prefectures = get(pg, headers, "prefectures")
+        assert (prefectures["residents"], prefectures["cards"], prefectures["outside_share"]) == (7, 9, round(5 / 7, 4))
+        summary = get(pg, headers, "summary", **{"from": "2026-03-01", "to": "2026-03-31", "year": 2026})
+        assert (summary["new_residents"], summary["orders"], summary["revenue_jpy"], summary["visitors"]) == (
+            6,
+            11,
+            6000,
+            5,
+        )
+        weekly = get(pg, headers, "residents", interval="week")
+        assert {p["period"]: p["residents"] for p in weekly["series"]}["2026-03-09"] == 3
+        visits = get(pg, headers, "visits", year=2026)
+        assert visits["months"] == [
+            {"month": "2026-03", "check_ins": 8, "redemptions": 2},
+            {"month": "2026-04", "check_ins": 2, "redemptions": 1},
+        ]
+        funnel = get(pg, headers, "funnel", drop_id=world.drop1)
+        assert (funnel["total"]["orders"], funnel["without_campaign"]["orders"]) == (8, 4)
+        categories = get(pg, headers, "categories", year=2026)
+        assert categories["people"] == 7
+        staying = get(pg, headers, "staying")
+        assert staying["total"]["total"] == 8
+        participation = get(pg, headers, "participation", **{"from": "2026-03-10", "to": "2026-03-10"})
+        assert [p["poll_id"] for p in participation["polls"]] == [world.poll]
+        person = get(pg, headers, f"people/{world.person}")
+        assert person["years"][0]["category"] == "hobby"
