@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.analytics.erasure import erase
 from backend.analytics.models import AnalyticsPerson
 from backend.analytics.rollup import catch_up
-from backend.analytics.synthetic import SMALL, History, World, build_world
+from backend.analytics.synthetic import History, Scale, World, build_world
 from backend.app import create_app
 from backend.core.config import Settings
 from backend.core.db import session_scope, utcnow
@@ -46,6 +46,11 @@ pytestmark = pytest.mark.chain
 
 SLUG = "kankei"
 SEED = 1313
+#: A few hundred people: every case of the Definitions occurs, many prefectures hold fewer
+#: than five residents (suppression), and a run stays under a minute per database.
+SCALE = Scale(people=180, orders=480, visits=1_800, bidder_share=0.08)
+#: The town's public threshold (the default).
+THRESHOLD = 5
 FIGURES = ("summary", "prefectures", "residents", "funnel", "visits", "participation", "staying", "categories")
 #: The three metropolitan areas (三大都市圏) as the plan lists them.
 METROS = {
@@ -416,6 +421,96 @@ def _compare(want: Any, got: Any, path: str, problems: list[str]) -> None:
         problems.append(f"{path}: expected {want!r}, got {got!r}")
 
 
+# ── the public statistics ───────────────────────────────────────────────────
+
+
+def _table_check(
+    shown: Mapping[str, Any], plain: Mapping[str, int], total: Any, where: str, problems: list[str]
+) -> None:
+    """One suppressed table (name -> shown count or "x") against its plain counts."""
+    primary = [name for name, value in plain.items() if 0 < value < THRESHOLD]
+    for name, value in plain.items():
+        figure = shown[name]
+        if figure == "x":
+            if value == 0:
+                problems.append(f"{where} {name}: a zero is shown as x")
+            elif value >= THRESHOLD and not primary:
+                problems.append(f"{where} {name}: x ({value}) in a table without a small cell")
+        elif figure != value:
+            problems.append(f"{where} {name}: shows {figure}, plain {value}")
+        elif 0 < value < THRESHOLD:
+            problems.append(f"{where} {name}: small count {value} shown")
+    hidden = [name for name in plain if shown[name] == "x"]
+    whole = sum(plain.values())
+    if total == "x":
+        if whole >= THRESHOLD and not primary:
+            problems.append(f"{where}: total withheld ({whole}) without a small cell")
+    else:
+        if total != whole:
+            problems.append(f"{where}: total {total}, plain {whole}")
+        if len(hidden) == 1:
+            problems.append(f"{where}: one hidden cell ({hidden[0]}) beside a shown total")
+
+
+def public_check(body: Mapping[str, Any], cells: Mapping[Cell, int], home: str, year: int, step: str) -> None:
+    """Public statistics of `year` against the plain cells (`Run.check_public`)."""
+    label = str(year)
+    problems: list[str] = []
+    assert body["threshold"] == THRESHOLD
+    residents: dict[str, int] = {f"{n:02d}": 0 for n in range(48)}
+    cards = 0
+    bins = {"1": 0, "2-7": 0, "8+": 0}
+    categories = dict.fromkeys(CATEGORY_CODES, 0)
+    for (metric, dim1, dim2, day), value in cells.items():
+        if metric == "residents" and dim1 == "*":
+            residents[dim2] += value
+        elif metric == "cards" and dim1 == "*":
+            cards += value
+        elif metric == "visit_days" and day == label:
+            bins[dim1] += value
+        elif metric == "category" and day == label:
+            categories[dim1] += value
+    shown = {row["code"]: row["residents"] for row in body["prefectures"]}
+    assert next(iter(shown)) == "00", "abroad first"
+    assert len(shown) == 48
+    _table_check(shown, residents, body["residents"], f"{step} {year} prefectures", problems)
+    if body["abroad"] != shown["00"]:
+        problems.append(f"abroad {body['abroad']} is not the 00 cell {shown['00']}")
+    whole = sum(residents.values())
+    if body["cards"] != "x" and body["cards"] != cards:
+        problems.append(f"cards {body['cards']}, plain {cards}")
+    if body["cards"] == "x" and body["residents"] != "x" and cards >= THRESHOLD:
+        problems.append(f"cards withheld ({cards}) while residents are shown")
+    if (
+        isinstance(body["outside_share"], float)
+        and abs(body["outside_share"] - (whole - residents[home]) / whole) > 1e-4
+    ):
+        problems.append(f"outside share {body['outside_share']}, plain {(whole - residents[home]) / whole}")
+    for metro in body["metros"]:
+        value = sum(residents[code] for code in metro["prefectures"])
+        if metro["residents"] == "x":
+            if not any(shown[code] == "x" for code in metro["prefectures"]) and value >= THRESHOLD:
+                problems.append(f"metro {metro['key']} withheld ({value}) with none of its cells hidden")
+        elif metro["residents"] != value:
+            problems.append(f"metro {metro['key']}: {metro['residents']}, plain {value}")
+    visits = body["visits"]
+    assert visits["year"] == year
+    shown_bins = {row["key"]: row["visitors"] for row in visits["bins"]}
+    _table_check(shown_bins, bins, visits["visitors"], f"{step} {year} visit days", problems)
+    repeat = bins["2-7"] + bins["8+"]
+    if visits["repeat_visitors"] != "x" and visits["repeat_visitors"] != repeat:
+        problems.append(f"repeat visitors {visits['repeat_visitors']}, plain {repeat}")
+    shown_categories = {row["code"]: row["people"] for row in body["categories"]["items"]}
+    visiting = {code: value for code, value in categories.items() if code != "non_visiting"}
+    _table_check(shown_categories, visiting, visits["visitors"], f"{step} {year} categories", problems)
+    non_visiting = shown_categories["non_visiting"]
+    if non_visiting != "x" and non_visiting != categories["non_visiting"]:
+        problems.append(f"non-visiting {non_visiting}, plain {categories['non_visiting']}")
+    if non_visiting == "x" and not 0 < categories["non_visiting"] < THRESHOLD:
+        problems.append(f"non-visiting withheld ({categories['non_visiting']}), not small")
+    assert not problems, "public statistics differ:\n" + "\n".join(problems[:30])
+
+
 # ── the steps ───────────────────────────────────────────────────────────────
 
 
@@ -426,7 +521,7 @@ class Run:
         self.client = client
         self.sessions: sessionmaker[Session] = _runtime(client).sessions
         self.world = build_world(self.sessions, slug=SLUG, seed=SEED)
-        self.history = History(self.sessions, self.world, SMALL, seed=SEED)
+        self.history = History(self.sessions, self.world, SCALE, seed=SEED)
         self.headers = staff_headers(self.sessions, SLUG, "analyst")
         self.frozen: dict[str, Any] = {}
         self.erased_ids: list[int] = []
@@ -459,20 +554,31 @@ class Run:
                 cells[cell] = cells.get(cell, 0) + value
         return {cell: value for cell, value in cells.items() if value}
 
-    def check(self, step: str) -> dict[Cell, int]:
-        """Rollup cells = plain cells, and every endpoint's figures = the plain ones."""
+    def check(self, step: str, *, scopes: int = 4) -> dict[Cell, int]:
+        """Rollup cells = plain cells; every endpoint's figures (in the first `scopes` scopes)
+        and the public statistics = what the plain cells give."""
         plain = self.plain()
         with self.sessions() as session:
             stored = stored_counts(session, self.world.town_id)
         diff = differences(plain, stored)
         assert not diff, f"{step}: rollup cells differ from the plain recomputation:\n" + "\n".join(diff)
-        for scope in self.scopes():
+        self.check_public(plain, step)
+        for scope in self.scopes()[:scopes]:
             bodies = self.figures(scope)
             want = expected(plain, self.world, scope, self.world.prefecture)
             problems: list[str] = []
             _compare(want, answered(bodies), "", problems)
             assert not problems, f"{step} {scope}: endpoints differ:\n" + "\n".join(problems[:30])
         return plain
+
+    def check_public(self, cells: Mapping[Cell, int], step: str) -> None:
+        """The public statistics: every shown count is the plain one; an "x" is a small count
+        (0 < n < threshold) or a second cell of a table that has one; no table with a shown
+        total hides exactly one cell (it could be worked out)."""
+        for year in (self.year, self.year - 1):
+            response = self.client.get(f"/api/v1/towns/{SLUG}/stats", params={"year": str(year)})
+            assert response.status_code == 200, response.text
+            public_check(response.json(), cells, self.world.prefecture, year, step)
 
     def figures(self, scope: Scope) -> dict[str, Any]:
         bodies = {}
@@ -511,8 +617,8 @@ class Run:
 
     def assert_nowhere(self, emails: list[str]) -> None:
         """No figure, CSV or person page of the dashboard names an erased person."""
-        texts = []
-        for scope in self.scopes()[:2]:
+        texts = [self.client.get(f"/api/v1/towns/{SLUG}/stats").text]
+        for scope in self.scopes()[:1]:
             for figure in FIGURES:
                 for suffix in ("", ".csv"):
                     response = self.client.get(
@@ -522,7 +628,7 @@ class Run:
                     )
                     assert response.status_code == 200, (figure, suffix, response.text)
                     texts.append(response.content.decode("utf-8-sig"))
-        rows = list(csv.reader(io.StringIO(texts[1])))
+        rows = list(csv.reader(io.StringIO(texts[2])))
         assert len(rows) > 1, "the summary CSV has its rows"
         for email in emails:
             assert not any(email in body for body in texts), f"{email} appears in an answer"
@@ -536,7 +642,7 @@ def run_history(client: TestClient) -> None:
     run = Run(client)
     first = run.history.write_orders()
     run.rollup()
-    orders = run.check("orders")
+    orders = run.check("orders", scopes=2)
     assert any(key[0] == "refunded" for key in orders) is False, "refunds come in step 2"
 
     run.history.write_activity(first)
@@ -549,7 +655,7 @@ def run_history(client: TestClient) -> None:
 
     emails = run.erase(12)
     run.rollup()
-    after = run.check("deletions")
+    after = run.check("deletions", scopes=2)
     assert after == activity, "figures keep the erased people's counts"
     run.assert_nowhere(emails)
 
