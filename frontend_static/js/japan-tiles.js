@@ -95,20 +95,39 @@
     return typeof value === "number" && isFinite(value) ? value : 0;
   }
 
-  // Up to five classes of equal width over 1…max, with whole-number bounds; fewer when the
-  // values are few (a map of 1…3 has three classes, not five of width 0.6).
+  // Up to five classes of equal width over the smallest to the largest value shown, with
+  // whole-number bounds; fewer when the values are few (1…3 gives three classes, not five of
+  // width 0.6). Starting at the smallest shown value keeps a public map, where nothing under
+  // the threshold is shown, from a legend class that no tile can have.
   function classes(values) {
     let max = 0;
-    Object.keys(values || {}).forEach(function (code) { max = Math.max(max, numeric(values[code])); });
+    let min = Infinity;
+    Object.keys(values || {}).forEach(function (code) {
+      const number = numeric(values[code]);
+      if (number > 0) {
+        max = Math.max(max, number);
+        min = Math.min(min, number);
+      }
+    });
     if (max <= 0) return [];
-    const count = Math.min(COLOURS.length, max);
-    const width = max / count;
+    const whole = Object.keys(values).every(function (code) { return Number.isInteger(numeric(values[code])); });
+    if (!whole) {
+      // Shares or rates: five equal classes over min…max, bounds as they fall.
+      const step = (max - min) / COLOURS.length || max;
+      return COLOURS.map(function (colour, index) {
+        return { from: min + step * index, to: index === COLOURS.length - 1 ? max : min + step * (index + 1), colour: colour };
+      });
+    }
+    const low = Math.floor(min);
+    const span = Math.ceil(max) - low + 1;
+    const count = Math.min(COLOURS.length, span);
     const result = [];
-    let from = 1;
+    let from = low;
     for (let index = 0; index < count; index++) {
-      const to = index === count - 1 ? max : Math.max(from, Math.round(width * (index + 1)));
+      const to = index === count - 1 ? max : low - 1 + Math.round(span * (index + 1) / count);
       if (to < from) continue;
-      result.push({ from: from, to: to, colour: COLOURS[Math.round(index * (COLOURS.length - 1) / Math.max(1, count - 1))] });
+      const shade = count === 1 ? 2 : Math.round(index * (COLOURS.length - 1) / (count - 1));
+      result.push({ from: from, to: to, colour: COLOURS[shade] });
       from = to + 1;
     }
     return result;

@@ -34,6 +34,7 @@ from tests.factories import add_town
 
 SLUG = "kawabe"
 SMALL_HOME_SLUG = "kochi-mura"
+EMPTY_SLUG = "shinmachi"
 YEAR = "2026"
 NOW = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)
 
@@ -77,6 +78,7 @@ def rows_for(
 def seed(sessions: sessionmaker[Session]) -> None:
     town_id = add_town(sessions, SLUG, prefecture="06")
     small_home = add_town(sessions, SMALL_HOME_SLUG, prefecture="39", stats_threshold=5)
+    add_town(sessions, EMPTY_SLUG, prefecture="01")
     with session_scope(sessions) as session:
         session.execute(insert(AnalyticsCount), rows_for(town_id, RESIDENTS, CARDS, BINS, CATEGORIES))
         session.execute(
@@ -313,6 +315,16 @@ def test_a_higher_threshold_hides_more(client: TestClient) -> None:
     assert pref["14"] == X, "6 < 10"
     assert pref["06"] == 20
     assert body["visits"]["year"] == 2026
+
+
+def test_a_town_without_residents_shows_zeros_and_no_share(client: TestClient) -> None:
+    body = stats(client, EMPTY_SLUG)
+    assert (body["residents"], body["cards"], body["abroad"]) == (0, 0, 0)
+    assert body["outside_share"] is None
+    assert set(by_code(body).values()) == {0}
+    assert body["visits"]["visitors"] == 0
+    assert {row["share"] for row in body["visits"]["bins"]} == {None}
+    assert {row["people"] for row in body["categories"]["items"]} == {0}
 
 
 def test_an_unknown_town_is_404(client: TestClient) -> None:
