@@ -21,7 +21,6 @@
   const NATIONAL_COLOR = "#b9b5aa";
   const CATEGORY_ORDER = ["direct", "work", "telework", "participation", "hobby", "non_visiting"];
   const STATES = ["first_holder", "own_wallet", "transferred", "revoked"];
-  const BINS = ["1", "2-7", "8+"];
   const FUNNEL_STEPS = ["scans", "orders", "paid", "minted", "refunded"];
 
   const filters = { from: "", to: "", drop_id: "", year: "", interval: "month", quick: "all" };
@@ -56,7 +55,7 @@
   function campaignName(row) {
     const code = row.campaign_code !== undefined ? row.campaign_code : (row.code !== undefined ? row.code : row.campaign);
     if (!code) return t("ana.campaign.none");
-    return named(row) || named(row, "title") || code;
+    return row.name || code;
   }
 
   // ----- query and links -----
@@ -165,8 +164,14 @@
     return horizontal ? { x: axis } : { y: axis };
   }
 
+  // A titled part of a panel. A table in it whose caption says the same as the title keeps
+  // the caption for screen readers only (the title already shows it).
   function block(title, children) {
-    return C.make("div", { className: "an-block" }, [title ? C.make("h3", { text: title }) : null].concat(children));
+    const node = C.make("div", { className: "an-block" }, [title ? C.make("h3", { text: title }) : null].concat(children));
+    node.querySelectorAll("caption").forEach(function (caption) {
+      if (caption.textContent === title) caption.className = "visually-hidden";
+    });
+    return node;
   }
 
   function section(name, children) {
@@ -186,69 +191,86 @@
   function renderSummary() {
     const box = C.el("summary-figures");
     const s = data.summary;
+    const links = C.el("csv-summary");
     if (!s || s.failed) {
       box.replaceChildren();
-      C.el("csv-summary").replaceChildren();
+      links.replaceChildren();
       if (s && s.failed) box.append(C.make("p", { className: "notice notice-error", text: C.errorText(s.failed) }));
       return;
     }
-    const items = [
-      ["ana.s.residents", n(s.residents), t("ana.s.residents.sub", { cards: n(s.cards) })],
-      ["ana.s.new_residents", n(s.new_residents), t("ana.s.in_period")],
-      ["ana.s.outside", pct(s.outside_share), t("ana.s.outside.sub")],
-      ["ana.s.visitors", n(s.visitors), t("ana.s.in_year", { year: s.year || filters.year })],
-      ["ana.s.residents_visited", pct(s.residents_visited_share), t("ana.s.residents_visited.sub")],
-      ["ana.s.revenue", yen(s.revenue_jpy), t("ana.s.in_period")],
-      ["ana.s.votes", n(s.votes), t("ana.s.votes.sub")],
-    ];
-    box.replaceChildren.apply(box, items.map(function (item) {
-      return C.make("div", { id: "fig-" + item[0].slice(6) }, [
-        C.make("dt", { text: t(item[0]) }),
-        C.make("dd", {}, [item[1], C.make("small", { text: item[2] })]),
-      ]);
-    }));
-    C.el("csv-summary").replaceWith(Object.assign(csvLinks("summary"), { id: "csv-summary" }));
+    const year = (s.scope && s.scope.year) || filters.year;
+    box.replaceChildren(
+      fact("ana.s.residents", n(s.residents), t("ana.s.residents.sub", { cards: n(s.cards) }), "fig-residents"),
+      fact("ana.s.new_residents", n(s.new_residents), t("ana.s.in_period"), "fig-new-residents"),
+      fact("ana.s.outside", pct(s.residents ? s.outside_share : null), t("ana.s.outside.sub", { home: prefecture(s.home_prefecture) }), "fig-outside"),
+      fact("ana.s.visitors", n(s.visitors), t("ana.s.visitors.sub", { year: year, repeat: n(s.repeat_visitors) }), "fig-visitors"),
+      fact("ana.s.residents_visited", pct(s.residents ? s.residents_visited_share : null), t("ana.s.residents_visited.sub", { n: n(s.residents_visited) }), "fig-residents-visited"),
+      fact("ana.s.revenue", yen(s.revenue_jpy), t("ana.s.revenue.sub", { paid: n(s.paid) }), "fig-revenue"),
+      fact("ana.s.votes", n(s.votes), t("ana.s.votes.sub", { voters: n(s.voters) }), "fig-votes"),
+      fact("ana.s.bidders", n(s.bidders), t("ana.s.bidders.sub"), "fig-bidders")
+    );
+    links.replaceChildren.apply(links, Array.from(csvLinks("summary").children));
+  }
+
+  function fact(key, value, sub, id) {
+    return C.make("div", { id: id }, [C.make("dt", { text: t(key) }), C.make("dd", {}, [value, sub ? C.make("small", { text: sub }) : null])]);
   }
 
   // ----- 1. residents -----
+  // New residents per period, stacked by the campaign that brought them (the largest few; the
+  // rest together), with the same numbers in the table; then residents and cards by series.
+  const MAX_STACKS = 6;
   function renderResidents() {
     const stop = failedBody("residents");
     if (stop) return section("residents", stop);
     const r = data.residents;
+    const interval = r.interval || filters.interval;
     const series = r.series || [];
-    const parts = [];
-    if (!series.length && !num(r.residents) && !num((r.totals || {}).residents)) {
-      parts.push(empty("ana.residents.empty"));
+    const parts = [C.make("dl", { className: "figures an-figures" }, [
+      fact("ana.r.residents", n(r.residents), t("ana.r.residents.sub"), "res-residents"),
+      fact("ana.r.cards", n(r.cards), t("ana.r.cards.sub"), "res-cards"),
+      fact("ana.r.new", n(r.new_residents), t("ana.s.in_period"), "res-new"),
+    ])];
+    if (!series.length) {
+      parts.push(empty(r.residents ? "ana.residents.none_in_period" : "ana.residents.empty"));
     } else {
-      const labels = series.map(function (row) { return periodLabel(row.period || row.day || row.start, r.interval || filters.interval); });
-      parts.push(chartBox("chart-residents", t("ana.residents.chart"), barChart(labels, [
-        { label: t("ana.col.new_people"), data: series.map(function (row) { return num(row.residents !== undefined ? row.residents : row.people); }) },
-        { label: t("ana.col.new_cards"), data: series.map(function (row) { return num(row.cards); }) },
-      ])));
-      const totals = r.totals || {};
+      const labels = series.map(function (row) { return periodLabel(row.period, interval); });
+      const campaigns = (r.campaigns || []).slice(0, MAX_STACKS);
+      const rest = (r.campaigns || []).slice(MAX_STACKS);
+      const sets = campaigns.map(function (c) {
+        return { label: campaignName(c), data: c.series.map(function (p) { return num(p.residents); }), stack: "new" };
+      });
+      if (rest.length) {
+        sets.push({
+          label: t("ana.campaign.others", { n: rest.length }),
+          data: series.map(function (p, i) { return rest.reduce(function (sum, c) { return sum + num((c.series[i] || {}).residents); }, 0); }),
+          stack: "new",
+        });
+      }
+      if (!sets.length) sets.push({ label: t("ana.col.new_people"), data: series.map(function (p) { return num(p.residents); }) });
+      parts.push(chartBox("chart-residents", t("ana.residents.chart"), barChart(labels, sets, {
+        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
+      })));
       parts.push(table("table-residents", t("ana.residents.table"), [
-        { label: t("ana.col.period"), value: function (row) { return row.label; } },
-        { label: t("ana.col.new_people"), num: true, value: function (row) { return n(row.people); } },
-        { label: t("ana.col.new_cards"), num: true, value: function (row) { return n(row.cards); } },
-      ], series.map(function (row, i) {
-        return { label: labels[i], people: row.residents !== undefined ? row.residents : row.people, cards: row.cards };
-      }), { label: t("ana.col.total"), people: totals.new_residents !== undefined ? totals.new_residents : totals.residents, cards: totals.cards }));
+        { label: t("ana.col.period"), value: function (row) { return periodLabel(row.period, interval); } },
+        { label: t("ana.col.new_people"), num: true, value: function (row) { return n(row.residents); } },
+      ], series, { residents: r.new_residents }));
     }
-    const byDrop = r.by_drop || [];
+    const byCampaign = r.campaigns || [];
+    if (byCampaign.length) {
+      parts.push(block(t("ana.residents.by_campaign"), [table("table-residents-campaigns", t("ana.residents.by_campaign"), [
+        { label: t("ana.col.campaign"), value: campaignName },
+        { label: t("ana.col.new_people"), num: true, value: function (row) { return n(row.new_residents); } },
+      ], byCampaign, { new_residents: r.new_residents })]));
+    }
+    const byDrop = r.drops || [];
     if (byDrop.length) {
       parts.push(block(t("ana.residents.by_drop"), [table("table-residents-drops", t("ana.residents.by_drop"), [
         { label: t("ana.col.drop"), value: function (row) { return named(row, "title") || dropName(row.drop_id); } },
         { label: t("ana.col.residents_now"), num: true, value: function (row) { return n(row.residents); } },
         { label: t("ana.col.cards_now"), num: true, value: function (row) { return n(row.cards); } },
         { label: t("ana.col.new_people"), num: true, value: function (row) { return n(row.new_residents); } },
-      ], byDrop)]));
-    }
-    const byCampaign = r.by_campaign || [];
-    if (byCampaign.length) {
-      parts.push(block(t("ana.residents.by_campaign"), [table("table-residents-campaigns", t("ana.residents.by_campaign"), [
-        { label: t("ana.col.campaign"), value: campaignName },
-        { label: t("ana.col.new_people"), num: true, value: function (row) { return n(row.new_residents !== undefined ? row.new_residents : row.residents); } },
-      ], byCampaign)]));
+      ], byDrop), C.make("p", { className: "an-note", text: t("ana.residents.by_drop.note") })]));
     }
     parts.push(csvLinks("residents"));
     section("residents", parts);
@@ -256,7 +278,7 @@
 
   function periodLabel(value, interval) {
     const text = String(value || "");
-    if (interval === "month" && text.length >= 7) return t("ana.month", { year: text.slice(0, 4), month: Number(text.slice(5, 7)) });
+    if (text.length === 7) return t("ana.month", { year: text.slice(0, 4), month: Number(text.slice(5, 7)) });
     if (interval === "week" && text.length >= 10) return t("ana.week_of", { date: shortDate(text) });
     if (text.length >= 10) return shortDate(text);
     return text;
@@ -268,7 +290,7 @@
     const stop = failedBody("prefectures");
     if (stop) return section("prefectures", stop);
     const p = data.prefectures;
-    const rows = (p.prefectures || []).slice();
+    const rows = p.prefectures || [];
     const total = num(p.residents);
     const parts = [];
     if (!total) {
@@ -276,49 +298,49 @@
       parts.push(csvLinks("prefectures"));
       return section("prefectures", parts);
     }
-    const facts = C.make("dl", { className: "figures an-figures" }, [
-      fact("ana.pref.outside", pct(p.outside_share), p.home_prefecture ? t("ana.pref.outside.sub", { home: prefecture(p.home_prefecture) }) : ""),
-      fact("ana.pref.residents", n(p.residents), t("ana.s.residents.sub", { cards: n(p.cards) })),
-      fact("ana.pref.abroad", n(typeof p.abroad === "object" && p.abroad ? p.abroad.residents : p.abroad), ""),
-    ]);
-    parts.push(facts);
+    const home = prefecture(p.home_prefecture);
+    parts.push(C.make("dl", { className: "figures an-figures" }, [
+      fact("ana.pref.outside", pct(p.outside_share), t("ana.pref.outside.sub", { home: home }), "pref-outside"),
+      fact("ana.pref.home", n((p.home || {}).residents), t("ana.pref.home.sub", { home: home }), "pref-home"),
+      fact("ana.pref.abroad", n((p.abroad || {}).residents), t("ana.pref.abroad.sub"), "pref-abroad"),
+      fact("ana.pref.residents", n(p.residents), t("ana.s.residents.sub", { cards: n(p.cards) }), "pref-residents"),
+    ]));
     const map = C.make("div", { className: "an-map", id: "pref-map" });
     parts.push(map);
-    const sorted = rows.filter(function (row) { return num(row.residents) > 0; })
+    const top = p.top || [];
+    const listed = rows.filter(function (row) { return num(row.residents) > 0; })
       .sort(function (a, b) { return num(b.residents) - num(a.residents) || String(a.code).localeCompare(String(b.code)); });
-    const top = (p.top && p.top.length ? p.top : sorted).slice(0, 10);
     parts.push(block(t("ana.pref.top"), [
-      chartBox("chart-prefectures", t("ana.pref.top"), barChart(top.map(function (row) { return prefecture(row.code); }), [
+      chartBox("chart-prefectures", t("ana.pref.top"), barChart(top.map(function (row) { return placeName(row); }), [
         { label: t("ana.col.residents_now"), data: top.map(function (row) { return num(row.residents); }) },
-      ], { indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } }), true),
+      ], { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } }), true),
       table("table-prefectures", t("ana.pref.table"), [
-        { label: t("ana.col.prefecture"), value: function (row) { return prefecture(row.code); } },
+        { label: t("ana.col.prefecture"), value: placeName },
         { label: t("ana.col.residents_now"), num: true, value: function (row) { return n(row.residents); } },
         { label: t("ana.col.share"), num: true, value: function (row) { return pct(num(row.residents) / total); } },
         { label: t("ana.col.cards_now"), num: true, value: function (row) { return n(row.cards); } },
-      ], sorted, { residents: p.residents, cards: p.cards }),
+      ], listed, { residents: p.residents, cards: p.cards }),
     ]));
     const metros = p.metros || [];
     if (metros.length) {
       parts.push(block(t("ana.pref.metros"), [
-        C.make("p", { className: "an-note", text: t("ana.pref.metros.hint") }),
         table("table-metros", t("ana.pref.metros"), [
           { label: t("ana.col.area"), value: function (row) { return named(row); } },
           { label: t("ana.col.residents_now"), num: true, value: function (row) { return n(row.residents); } },
-          { label: t("ana.col.share"), num: true, value: function (row) { return pct(num(row.residents) / total); } },
+          { label: t("ana.col.share"), num: true, value: function (row) { return pct(row.share); } },
+          { label: t("ana.col.cards_now"), num: true, value: function (row) { return n(row.cards); } },
         ], metros),
+        C.make("p", { className: "an-note", text: t("ana.pref.metros.hint") }),
       ]));
     }
     parts.push(csvLinks("prefectures"));
     section("prefectures", parts);
-    drawMap(map, rows);
+    drawMap(map, rows, p.home_prefecture);
   }
 
-  function fact(key, value, sub) {
-    return C.make("div", {}, [C.make("dt", { text: t(key) }), C.make("dd", {}, [value, sub ? C.make("small", { text: sub }) : null])]);
-  }
+  function placeName(row) { return named(row) || prefecture(row.code); }
 
-  function drawMap(box, rows) {
+  function drawMap(box, rows, home) {
     const tiles = F.japanTiles;
     if (!tiles || typeof tiles.render !== "function") {
       box.replaceChildren(C.make("p", { className: "notice notice-error", text: t("ana.map.missing") }));
@@ -330,28 +352,43 @@
       lang: F.i18n.current(),
       label: t("ana.map.label"),
       unit: t("ana.map.unit"),
+      highlight: home,
+      format: function (value) { return Number(value).toLocaleString("ja-JP"); },
     });
+    // Staff see exact counts: nothing on this map is ever "x", so its key has no "x" entry.
+    box.querySelectorAll(".jt-legend .jt-swatch-x").forEach(function (swatch) { swatch.parentElement.remove(); });
   }
 
   // ----- 3. funnel -----
+  // The QR step counts people a day (unique_scans), not every request: a phone scanning twice
+  // is one, a crawler none.
+  const FUNNEL_VALUE = { scans: "unique_scans" };
+  function step(row, name) { return num(row[FUNNEL_VALUE[name] || name]); }
   function renderFunnel() {
     const stop = failedBody("funnel");
     if (stop) return section("funnel", stop);
     const f = data.funnel;
     const total = f.total || {};
-    const campaigns = f.campaigns || [];
+    const rows = (f.campaigns || []).slice();
+    const without = f.without_campaign || {};
+    if (FUNNEL_STEPS.some(function (name) { return step(without, name) > 0; }) || num(without.revenue_jpy)) {
+      rows.push(Object.assign({ code: "", without: true }, without));
+    }
     const parts = [];
-    const any = FUNNEL_STEPS.some(function (step) { return num(total[step]) > 0; });
+    const any = FUNNEL_STEPS.some(function (name) { return step(total, name) > 0; });
     if (!any) {
       parts.push(empty("ana.funnel.empty"));
     } else {
-      parts.push(chartBox("chart-funnel", t("ana.funnel.chart"), barChart(FUNNEL_STEPS.map(function (step) { return t("ana.step." + step); }), [
-        { label: t("ana.funnel.all"), data: FUNNEL_STEPS.map(function (step) { return num(total[step]); }), backgroundColor: FUNNEL_STEPS.map(function (s, i) { return i === 4 ? PALETTE[3] : PALETTE[0]; }) },
+      parts.push(chartBox("chart-funnel", t("ana.funnel.chart"), barChart(FUNNEL_STEPS.map(function (name) { return t("ana.step." + name); }), [
+        {
+          label: t("ana.funnel.all"), data: FUNNEL_STEPS.map(function (name) { return step(total, name); }),
+          backgroundColor: FUNNEL_STEPS.map(function (name) { return name === "refunded" ? PALETTE[3] : PALETTE[0]; }),
+        },
       ], { plugins: { legend: { display: false } } })));
-      const columns = [{ label: t("ana.col.campaign"), value: campaignName }]
-        .concat(FUNNEL_STEPS.map(function (step) { return { label: t("ana.step." + step), num: true, value: function (row) { return n(row[step]); } }; }))
+      const columns = [{ label: t("ana.col.campaign"), value: function (row) { return row.without ? t("ana.campaign.without") : campaignName(row); } }]
+        .concat(FUNNEL_STEPS.map(function (name) { return { label: t("ana.step." + name), num: true, value: function (row) { return n(step(row, name)); } }; }))
         .concat([{ label: t("ana.col.revenue"), num: true, value: function (row) { return yen(row.revenue_jpy); } }]);
-      parts.push(table("table-funnel", t("ana.funnel.table"), columns, campaigns, total));
+      parts.push(table("table-funnel", t("ana.funnel.table"), columns, rows, total));
       parts.push(C.make("p", { className: "an-note", text: t("ana.funnel.note") }));
     }
     parts.push(csvLinks("funnel"));
@@ -363,21 +400,19 @@
     const stop = failedBody("visits");
     if (stop) return section("visits", stop);
     const v = data.visits;
-    const months = v.months || v.by_month || [];
-    const parts = [];
-    const year = v.year || filters.year;
-    parts.push(C.make("dl", { className: "figures an-figures" }, [
-      fact("ana.v.visitors", n(pick(v, ["visitors", "year"], v.visitors_year)), t("ana.s.in_year", { year: year })),
-      fact("ana.v.repeat", n(pick(v, ["repeat_visitors", "year"], v.repeat_visitors_year)), t("ana.s.in_year", { year: year })),
-      fact("ana.v.ever", n(pick(v, ["visitors", "ever"], v.visitors_ever)), t("ana.v.ever.sub", { repeat: n(pick(v, ["repeat_visitors", "ever"], v.repeat_visitors_ever)) })),
-      fact("ana.v.residents_visited", pct(v.residents_visited_share), t("ana.s.residents_visited.sub")),
-    ]));
+    const months = v.months || [];
+    const year = (v.scope && v.scope.year) || filters.year;
+    const parts = [C.make("dl", { className: "figures an-figures" }, [
+      fact("ana.v.visitors", n(v.visitors), t("ana.s.in_year", { year: year }), "v-visitors"),
+      fact("ana.v.repeat", n(v.repeat_visitors), t("ana.s.in_year", { year: year }), "v-repeat"),
+      fact("ana.v.ever", n(v.visitors_ever), t("ana.v.ever.sub", { repeat: n(v.repeat_visitors_ever) }), "v-ever"),
+      fact("ana.v.residents_visited", pct(v.residents ? v.residents_visited_share : null), t("ana.v.residents_visited.sub", { n: n(v.residents_visited), of: n(v.residents) }), "v-residents-visited"),
+    ])];
     if (!months.length) {
       parts.push(empty("ana.visits.empty"));
     } else {
-      const labels = months.map(function (row) { return periodLabel(row.month, "month"); });
       parts.push(block(t("ana.v.by_month"), [
-        chartBox("chart-visits", t("ana.v.by_month"), barChart(labels, [
+        chartBox("chart-visits", t("ana.v.by_month"), barChart(months.map(function (row) { return periodLabel(row.month, "month"); }), [
           { label: t("ana.col.check_ins"), data: months.map(function (row) { return num(row.check_ins); }) },
           { label: t("ana.col.redemptions"), data: months.map(function (row) { return num(row.redemptions); }) },
         ])),
@@ -385,66 +420,68 @@
           { label: t("ana.col.month"), value: function (row) { return periodLabel(row.month, "month"); } },
           { label: t("ana.col.check_ins"), num: true, value: function (row) { return n(row.check_ins); } },
           { label: t("ana.col.redemptions"), num: true, value: function (row) { return n(row.redemptions); } },
-        ], months),
+        ], months, { check_ins: v.check_ins, redemptions: v.redemptions }),
       ]));
     }
     const spots = v.spots || [];
     const shops = v.shops || [];
     if (spots.length || shops.length) {
-      parts.push(block(t("ana.v.places"), [C.make("div", { className: "an-pair" }, [
-        spots.length ? table("table-visits-spots", t("ana.v.spots"), [
-          { label: t("ana.col.spot"), value: function (row) { return named(row) || "#" + (row.spot_id || row.id); } },
-          { label: t("ana.col.check_ins"), num: true, value: function (row) { return n(row.check_ins); } },
-          { label: t("ana.col.people"), num: true, value: function (row) { return n(row.visitors); } },
-        ], spots) : empty("ana.v.spots.empty"),
-        shops.length ? table("table-visits-shops", t("ana.v.shops"), [
-          { label: t("ana.col.shop"), value: function (row) { return named(row) || "#" + (row.shop_id || row.id); } },
-          { label: t("ana.col.redemptions"), num: true, value: function (row) { return n(row.redemptions); } },
-          { label: t("ana.col.people"), num: true, value: function (row) { return n(row.visitors); } },
-        ], shops) : empty("ana.v.shops.empty"),
-      ])]));
+      parts.push(block(t("ana.v.places"), [
+        C.make("p", { className: "an-note", text: t("ana.v.places.note") }),
+        spots.length ? placeTable("table-visits-spots", t("ana.v.spots"), t("ana.col.spot"), t("ana.col.check_ins"), spots, "check_ins") : empty("ana.v.spots.empty"),
+        shops.length ? placeTable("table-visits-shops", t("ana.v.shops"), t("ana.col.shop"), t("ana.col.redemptions"), shops, "redemptions") : empty("ana.v.shops.empty"),
+        benefitsTable(shops),
+      ]));
     }
     // Visit days a year in the survey's bins, beside the national shares.
-    const bins = binRows(v);
-    const binTotal = bins.reduce(function (sum, row) { return sum + row.people; }, 0);
+    const bins = v.bins || [];
+    const binned = bins.reduce(function (sum, row) { return sum + num(row.people); }, 0);
     const binParts = [C.make("p", { className: "an-note", text: t("ana.v.bins.hint", { year: year }) })];
-    if (!binTotal) {
+    if (!binned) {
       binParts.push(empty("ana.v.bins.empty"));
     } else {
       binParts.push(chartBox("chart-visit-days", t("ana.v.bins"), barChart(bins.map(function (row) { return t("ana.bin." + row.bin); }), [
-        { label: t("ana.ours"), data: bins.map(function (row) { return Math.round(1000 * row.people / binTotal) / 10; }) },
-        { label: t("ana.national"), data: bins.map(function (row) { return row.national; }), backgroundColor: NATIONAL_COLOR },
+        { label: t("ana.ours"), data: bins.map(function (row) { return Math.round(1000 * num(row.share)) / 10; }) },
+        { label: t("ana.national"), data: bins.map(function (row) { return num(row.national_percent); }), backgroundColor: NATIONAL_COLOR },
       ], { scales: percentAxis(false) })));
     }
     binParts.push(table("table-visit-days", t("ana.v.bins"), [
       { label: t("ana.col.visit_days"), value: function (row) { return t("ana.bin." + row.bin); } },
       { label: t("ana.col.people"), num: true, value: function (row) { return n(row.people); } },
-      { label: t("ana.col.share"), num: true, value: function (row) { return binTotal ? pct(row.people / binTotal) : "—"; } },
-      { label: t("ana.col.national"), num: true, value: function (row) { return pct(row.national, true); } },
-    ], bins));
+      { label: t("ana.col.share"), num: true, noTotal: true, value: function (row) { return binned ? pct(row.share) : "—"; } },
+      { label: t("ana.col.national"), num: true, noTotal: true, value: function (row) { return pct(row.national_percent, true); } },
+    ], bins, { people: binned }));
     parts.push(block(t("ana.v.bins"), binParts));
     parts.push(csvLinks("visits"));
     section("visits", parts);
   }
 
-  function pick(obj, path, fallback) {
-    let value = obj;
-    for (let i = 0; i < path.length; i++) {
-      if (value === null || typeof value !== "object") return fallback;
-      value = value[path[i]];
-    }
-    return typeof value === "number" ? value : fallback;
+  // One row per place and month (the people who came there that month beside the count); a
+  // person who came in two months is in both, so the people are not added up over months.
+  function placeTable(id, caption, placeLabel, countLabel, places, key) {
+    const rows = [];
+    places.forEach(function (place) {
+      (place.months || []).forEach(function (month) { rows.push({ place: place, month: month }); });
+    });
+    return table(id, caption, [
+      { label: placeLabel, value: function (row) { return named(row.place); } },
+      { label: t("ana.col.month"), noTotal: true, value: function (row) { return periodLabel(row.month.month, "month"); } },
+      { label: countLabel, num: true, value: function (row) { return n(row.month.count); } },
+      { label: t("ana.col.people_month"), num: true, noTotal: true, value: function (row) { return n(row.month.visitors); } },
+    ], rows, { place: {}, month: { count: places.reduce(function (sum, place) { return sum + num(place[key]); }, 0) } });
   }
 
-  function binRows(v) {
-    const given = v.visit_days || v.bins || [];
-    const national = v.national_bins || (v.national && (v.national.visit_day_bins_2023 || v.national.bins)) || {};
-    return BINS.map(function (bin) {
-      const row = Array.isArray(given) ? given.find(function (b) { return b.bin === bin; }) : null;
-      const people = row ? num(row.people !== undefined ? row.people : row.value) : num((given || {})[bin]);
-      const nat = row && typeof row.national === "number" ? row.national : num(national[bin]);
-      return { bin: bin, people: people, national: nat };
+  function benefitsTable(shops) {
+    const rows = [];
+    shops.forEach(function (shop) {
+      (shop.benefits || []).forEach(function (benefit) { rows.push({ shop: shop, benefit: benefit }); });
     });
+    if (!rows.length) return null;
+    return table("table-visits-benefits", t("ana.v.benefits"), [
+      { label: t("ana.col.benefit"), value: function (row) { return named(row.benefit, "title"); } },
+      { label: t("ana.col.shop"), value: function (row) { return named(row.shop); } },
+      { label: t("ana.col.redemptions"), num: true, value: function (row) { return n(row.benefit.redemptions); } },
+    ], rows);
   }
 
   // ----- 5. participation -----
@@ -458,31 +495,29 @@
     if (!polls.length) {
       parts.push(block(t("ana.p.polls"), [empty("ana.p.polls.empty")]));
     } else {
+      const counted = polls.filter(function (row) { return typeof row.turnout === "number"; });
       parts.push(block(t("ana.p.polls"), [
-        chartBox("chart-turnout", t("ana.p.turnout"), barChart(polls.map(function (row) { return shorten(named(row, "question")); }), [
-          { label: t("ana.col.turnout"), data: polls.map(function (row) { return turnoutPercent(row); }) },
-        ], { indexAxis: "y", scales: percentAxis(true), plugins: { legend: { display: false } } })),
+        counted.length ? chartBox("chart-turnout", t("ana.p.turnout"), barChart(counted.map(function (row) { return shorten(named(row, "question")); }), [
+          { label: t("ana.col.turnout"), data: counted.map(function (row) { return Math.round(1000 * row.turnout) / 10; }) },
+        ], { indexAxis: "y", scales: percentAxis(true), plugins: { legend: { display: false } } })) : null,
         table("table-polls", t("ana.p.polls"), [
-          { label: t("ana.col.poll"), value: function (row) { return named(row, "question") || "#" + row.id; } },
+          { label: t("ana.col.poll"), value: function (row) { return named(row, "question"); } },
+          { label: t("ana.col.poll_status"), noTotal: true, value: function (row) { return t("polstate." + row.status); } },
           { label: t("ana.col.votes"), num: true, value: function (row) { return n(row.votes); } },
           { label: t("ana.col.voters"), num: true, value: function (row) { return n(row.voters); } },
           { label: t("ana.col.electorate"), num: true, value: function (row) { return n(row.electorate); } },
-          { label: t("ana.col.turnout"), num: true, value: function (row) { return pct(turnoutPercent(row), true); } },
-        ], polls),
+          { label: t("ana.col.turnout"), num: true, value: function (row) { return pct(row.turnout); } },
+        ], polls, { votes: p.votes, voters: p.voters, electorate: p.electorate, turnout: p.turnout }),
+        C.make("p", { className: "an-note", text: t("ana.p.polls.note") }),
       ]));
     }
     parts.push(block(t("ana.p.lots"), [lots.length ? table("table-lots", t("ana.p.lots"), [
-      { label: t("ana.col.lot"), value: function (row) { return named(row, "title") || named(row) || "#" + row.id; } },
+      { label: t("ana.col.lot"), value: function (row) { return named(row, "park_name"); } },
+      { label: t("ana.col.auction_start"), noTotal: true, value: function (row) { return C.time.format(row.auction_start); } },
       { label: t("ana.col.bidders"), num: true, value: function (row) { return n(row.bidders); } },
-    ], lots) : empty("ana.p.lots.empty")]));
+    ], lots, { bidders: p.bidders }) : empty("ana.p.lots.empty")]));
     parts.push(csvLinks("participation"));
     section("participation", parts);
-  }
-
-  function turnoutPercent(row) {
-    if (typeof row.turnout_percent === "number") return row.turnout_percent;
-    if (typeof row.turnout === "number") return row.turnout <= 1 ? row.turnout * 100 : row.turnout;
-    return row.electorate ? (100 * num(row.votes)) / row.electorate : 0;
   }
 
   function shorten(text) { return text.length > 24 ? text.slice(0, 23) + "…" : text; }
@@ -493,10 +528,8 @@
     if (stop) return section("staying", stop);
     const s = data.staying;
     const total = s.total || {};
-    const byDrop = s.drops || s.by_drop || [];
-    const sum = STATES.reduce(function (acc, state) { return acc + num(total[state]); }, 0);
     const parts = [];
-    if (!sum) {
+    if (!num(total.total)) {
       parts.push(empty("ana.staying.empty"));
     } else {
       parts.push(chartBox("chart-staying", t("ana.staying.chart"), {
@@ -509,8 +542,11 @@
       }));
       const columns = [{ label: t("ana.col.drop"), value: function (row) { return named(row, "title") || dropName(row.drop_id); } }]
         .concat(STATES.map(function (state) { return { label: t("ana.state." + state), num: true, value: function (row) { return n(row[state]); } }; }))
-        .concat([{ label: t("ana.col.kept"), num: true, value: function (row) { return keptShare(row); } }]);
-      parts.push(table("table-staying", t("ana.staying.table"), columns, byDrop, total));
+        .concat([
+          { label: t("ana.col.cards_all"), num: true, value: function (row) { return n(row.total); } },
+          { label: t("ana.col.kept"), num: true, value: keptShare },
+        ]);
+      parts.push(table("table-staying", t("ana.staying.table"), columns, s.drops || [], total));
       parts.push(C.make("ul", { className: "an-key" }, STATES.map(function (state) {
         return C.make("li", {}, [C.make("strong", { text: t("ana.state." + state) }), t("ana.state." + state + ".about")]);
       })));
@@ -519,58 +555,68 @@
     section("staying", parts);
   }
 
+  // Cards still with someone who bought them (as bought, or in their own wallet), of those
+  // not made void.
   function keptShare(row) {
-    const all = STATES.reduce(function (acc, state) { return acc + num(row[state]); }, 0);
-    return all ? pct((num(row.first_holder) + num(row.own_wallet)) / all) : "—";
+    const live = num(row.total) - num(row.revoked);
+    return live > 0 ? pct((num(row.first_holder) + num(row.own_wallet)) / live) : "—";
   }
 
   // ----- 7. categories -----
+  // MLIT's 2023 figures are multi-answer shares of visiting 関係人口, so the chart sets beside
+  // them each category's flags among this town's visiting people (one person may fit several).
   function renderCategories() {
     const stop = failedBody("categories");
     if (stop) return section("categories", stop);
     const c = data.categories;
-    const rows = categoryRows(c);
-    const people = rows.reduce(function (acc, row) { return acc + row.people; }, 0);
-    const parts = [C.make("p", { className: "an-note", text: t("ana.cat.year", { year: c.year || filters.year }) })];
-    if (!people) {
+    const year = (c.scope && c.scope.year) || filters.year;
+    const rows = CATEGORY_ORDER.map(function (code) {
+      return (c.categories || []).find(function (row) { return row.code === code; }) || { code: code, people: 0, flags: 0 };
+    });
+    const visiting = rows.filter(function (row) { return row.code !== "non_visiting"; });
+    const parts = [C.make("p", { className: "an-note", text: t("ana.cat.year", { year: year }) })];
+    if (!num(c.people)) {
       parts.push(empty("ana.categories.empty"));
     } else {
-      parts.push(chartBox("chart-categories", t("ana.cat.chart"), barChart(rows.map(function (row) { return row.name; }), [
-        { label: t("ana.ours"), data: rows.map(function (row) { return Math.round(1000 * row.people / people) / 10; }) },
-        { label: t("ana.national"), data: rows.map(function (row) { return row.national === null ? 0 : row.national; }), backgroundColor: NATIONAL_COLOR },
-      ], { scales: percentAxis(false) }), true));
+      parts.push(C.make("dl", { className: "figures an-figures" }, [
+        fact("ana.cat.people", n(c.people), t("ana.s.in_year", { year: year }), "cat-people"),
+        fact("ana.cat.visiting", n(c.visiting), t("ana.cat.visiting.sub"), "cat-visiting"),
+        fact("ana.cat.non_visiting_people", n(c.non_visiting), t("ana.cat.non_visiting.sub", {
+          share: pct(c.people ? num(c.non_visiting) / c.people : null),
+          national: pct(c.national && c.national.non_visiting_share_2023, true),
+        }), "cat-non-visiting"),
+      ]));
+      if (num(c.visiting)) {
+        parts.push(chartBox("chart-categories", t("ana.cat.chart"), barChart(visiting.map(catName), [
+          { label: t("ana.ours"), data: visiting.map(function (row) { return Math.round(1000 * num(row.flag_share_of_visiting)) / 10; }) },
+          { label: t("ana.national_2023"), data: visiting.map(function (row) { return num(row.national_2023_percent); }), backgroundColor: NATIONAL_COLOR },
+        ], { scales: percentAxis(false) }), true));
+      }
     }
     parts.push(table("table-categories", t("ana.cat.table"), [
-      { label: t("ana.col.category"), value: function (row) { return row.name; } },
-      { label: t("ana.col.people"), num: true, value: function (row) { return n(row.people); } },
-      { label: t("ana.col.share"), num: true, value: function (row) { return people ? pct(row.people / people) : "—"; } },
+      { label: t("ana.col.category"), value: catName },
+      { label: t("ana.col.people_primary"), num: true, value: function (row) { return n(row.people); } },
+      { label: t("ana.col.share"), num: true, noTotal: true, value: function (row) { return c.people ? pct(row.share) : "—"; } },
       { label: t("ana.col.flags"), num: true, noTotal: true, value: function (row) { return n(row.flags); } },
-      { label: t("ana.col.national"), num: true, noTotal: true, value: function (row) { return row.national === null ? "—" : pct(row.national, true); } },
-    ], rows, { people: people }));
+      { label: t("ana.col.flag_share"), num: true, noTotal: true, value: function (row) { return pct(row.flag_share_of_visiting); } },
+      { label: t("ana.col.national_2023"), num: true, noTotal: true, value: function (row) { return pct(row.national_2023_percent, true); } },
+    ], rows, { people: c.people }));
     parts.push(C.make("p", { className: "an-note", text: t("ana.cat.note") }));
-    parts.push(C.make("ul", { className: "an-key", id: "category-key" }, CATEGORY_ORDER.map(function (code) {
-      const row = rows.find(function (r) { return r.code === code; });
-      return C.make("li", {}, [C.make("strong", { text: row ? row.name : code }), t("ana.cat." + code + ".about")]);
+    const rules = c.rules || [];
+    parts.push(C.make("h3", { text: t("ana.cat.rules") }));
+    parts.push(C.make("ol", { className: "an-key", id: "category-rules" }, rules.map(function (rule) {
+      const row = rows.find(function (r) { return r.code === rule.category; }) || { code: rule.category };
+      return C.make("li", {}, [
+        C.make("span", { className: "an-rule-number", text: String(rule.number) + "." }),
+        C.make("strong", { text: catName(row) }),
+        en() ? rule.condition_en : rule.condition_ja,
+      ]);
     })));
     parts.push(csvLinks("categories"));
     section("categories", parts);
   }
 
-  function categoryRows(c) {
-    const given = c.categories || [];
-    return CATEGORY_ORDER.map(function (code) {
-      const row = given.find(function (r) { return r.code === code || r.category === code; }) || {};
-      const national = typeof row.national === "number" ? row.national
-        : (c.national && c.national.categories_2023 && typeof c.national.categories_2023[code] === "number" ? c.national.categories_2023[code] : null);
-      return {
-        code: code,
-        name: named(row) || t("ana.cat." + code),
-        people: num(row.people !== undefined ? row.people : row.primary),
-        flags: num(row.flags !== undefined ? row.flags : row.flagged),
-        national: national,
-      };
-    });
-  }
+  function catName(row) { return named(row) || t("ana.cat." + row.code); }
 
   // ----- loading -----
   function render() {
@@ -759,6 +805,7 @@
       filters.year = today().slice(0, 4);
       fromAddress();
       C.el("an-month").value = today().slice(0, 7);
+      renderReport();
       wire();
       const found = await C.townApi("GET", "drops", { query: { limit: 100 } });
       drops = found.ok && found.body ? found.body.items || [] : [];
