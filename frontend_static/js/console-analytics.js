@@ -630,6 +630,7 @@
     renderCategories();
     drawPending();
     renderReport();
+    renderStatus();
   }
 
   const RENDER = {
@@ -640,7 +641,8 @@
   async function load(figures) {
     const mine = ++generation;
     const list = figures || FIGURES;
-    C.el("an-status").textContent = t("ana.loading");
+    status = null;
+    renderStatus();
     const answers = await Promise.all(list.map(function (figure) {
       return C.townApi("GET", "analytics/" + figure, { query: params(figure) });
     }));
@@ -652,9 +654,18 @@
       RENDER[figure]();
     });
     drawPending();
-    const asOf = data.summary && !data.summary.failed ? data.summary.as_of : null;
-    C.el("an-status").textContent = failed ? t("ana.status.failed", { n: failed }) : (asOf ? t("ana.status.as_of", { time: C.time.format(asOf) }) : t("ana.status.done"));
+    status = { failed: failed };
+    renderStatus();
     C.el("main").dataset.loaded = String(mine);
+  }
+
+  let status = null; // {failed} of the last load, null while loading
+  function renderStatus() {
+    const box = C.el("an-status");
+    if (!status) { box.textContent = t("ana.loading"); return; }
+    const asOf = data.summary && !data.summary.failed ? data.summary.as_of : null;
+    if (status.failed) box.textContent = t("ana.status.failed", { n: status.failed });
+    else box.textContent = asOf ? t("ana.status.as_of", { time: C.time.format(asOf) }) : t("ana.status.done");
   }
 
   // ----- controls -----

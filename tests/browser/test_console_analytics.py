@@ -370,6 +370,16 @@ def _controls(page: Page) -> None:
     expect(page.locator("#an-period-error")).to_be_hidden()
     expect(page.locator("#table-residents tbody tr")).to_have_count(3)
 
+    # The demo town's second series (the lottery one) has no residents: its panels say so.
+    series = page.get_by_label("住民票の種類")
+    series.select_option(label="星川町 デジタル住民票 星まつり特別版（抽選）")
+    expect(page.locator("#sec-prefectures .empty")).to_contain_text("まだデータがありません")
+    expect(page.locator("#sec-staying .empty")).to_contain_text("まだデータがありません")
+    expect(page.locator("#fig-residents dd")).to_contain_text("住民票 0枚")
+    assert "drop_id=" in str(page.locator("#csv-prefectures-utf8").get_attribute("href"))
+    series.select_option(label="すべての住民票")
+    expect(page.locator("#table-prefectures tfoot")).to_contain_text("12")
+
 
 def test_analyst_reads_the_dashboard(browser: Browser, town: Any, data_dir: Path) -> None:
     context = _signed_in(browser, town, data_dir, LAPTOP)
@@ -393,6 +403,7 @@ def test_analyst_reads_the_dashboard(browser: Browser, town: Any, data_dir: Path
 
     page.get_by_role("button", name="Switch language").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Relationship population")
+    expect(page.locator("#an-status")).to_contain_text("Figures as of")
     expect(page.locator("#table-prefectures tbody tr").first).to_contain_text("Tokyo")
     expect(page.locator("#table-categories")).to_contain_text("hobby/consumption")
     for chart in CHARTS:
