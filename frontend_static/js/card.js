@@ -12,6 +12,9 @@
   const t = function (key, vars) { return F.i18n.t(key, vars); };
   let session = null;
   let cards = null;
+  // Towns (by Japanese name, as /me/cards names them) where the holder is registered premium
+  // this year (GET /holders/me/registration, ふるさと住民登録): their cards show "プレミアム".
+  let premium = new Set();
   let message = null; // {key, vars, tone}
   const moveErrors = {}; // token_id → message key
 
@@ -47,6 +50,8 @@
       "pass.unavailable": "このカードのパスは表示できません（返金や譲渡で、このカードが使えなくなっている可能性があります）。",
       "pass.error": "パスを読み込めませんでした。少し待つと自動でもう一度試します。",
       "pass.clock.label": "現在時刻",
+      "cards.premium": "プレミアム",
+      "cards.premium.title": "{town}のプレミアム住民（{year}年）",
     },
     en: {
       "cards.pagetitle": "My cards | Furusato",
@@ -85,6 +90,9 @@
       "pass.unavailable": "This card has no pass (it may no longer be valid after a refund or a transfer).",
       "pass.error": "Could not load the pass. Trying again in a moment.",
       "pass.clock.label": "Time now",
+      "cards.mydata": "My data (see, download or ask to erase what a town holds about you)",
+      "cards.premium": "Premium",
+      "cards.premium.title": "Premium resident of {town} ({year})",
     },
   });
 
@@ -453,10 +461,18 @@
     img.alt = t("cards.alt", { town: town, number: card.number });
     img.width = 320;
     const badge = node("span", "badge badge-" + card.status, t("cards.status." + card.status));
+    const badges = node("p", "badges");
+    badges.append(badge);
+    const tier = premium.has(card.town_ja) ? registrationOf(card.town_ja) : null;
+    if (tier) {
+      const mark = node("span", "badge badge-premium", t("cards.premium"));
+      mark.title = t("cards.premium.title", { town: town, year: tier.year });
+      badges.append(mark);
+    }
     li.append(
       img,
       node("p", "number", t("card.number", { number: card.number })),
-      badge,
+      badges,
       node("p", "card-town", town),
       node("p", "muted", en ? card.title_en : card.title_ja),
       node("p", "muted", t(card.custodial ? "cards.kept" : "cards.own")),
@@ -472,11 +488,30 @@
     return li;
   }
 
+  let registration = [];
+
+  function registrationOf(townJa) {
+    return registration.find(function (item) { return item.name_ja === townJa && item.tier === "premium"; }) || null;
+  }
+
+  // Premium is a town's decision about an e-mail holder (ふるさと住民登録); nothing on chain.
+  async function loadRegistration() {
+    if (!session || session.kind === "wallet") return;
+    const result = await F.util.api("GET", "/api/v1/holders/me/registration", { bearer: session.session_token });
+    if (!result.ok || !result.body || !Array.isArray(result.body.towns)) return;
+    registration = result.body.towns;
+    premium = new Set(registration.filter(function (item) { return item.tier === "premium"; }).map(function (item) {
+      return item.name_ja;
+    }));
+    if (premium.size) render(F.i18n.current());
+  }
+
   function render(lang) {
     el("signed-out").hidden = !!session;
     el("signed-in").hidden = !session;
     if (!session) return;
     el("signed-in-as").textContent = t("cards.signedin", { email: session.email || session.address || "" });
+    el("mydata-link").hidden = session.kind === "wallet";
     const shown = el("cards-message");
     if (message || cards) {
       delete shown.dataset.i18n;
@@ -541,6 +576,9 @@
     el("sign-out").addEventListener("click", signOut);
     session = F.util.session();
     render(F.i18n.current());
-    if (session) load();
+    if (session) {
+      load();
+      loadRegistration();
+    }
   });
 })();
