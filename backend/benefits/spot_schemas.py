@@ -119,7 +119,7 @@ class SpotUpdate(BaseModel):
     radius_m: Radius = None  # type: ignore[assignment]
     require_location: Flag = None  # type: ignore[assignment]
     kiosk: Flag = None  # type: ignore[assignment]
-    activity: SpotActivity = Field(default=None, description=ACTIVITY_DESCRIPTION)  # type: ignore[assignment]
+    activity: SpotActivity = Field(default=None, description=ACTIVITY_DESCRIPTION)  # type: ignore[arg-type]
     archived: Flag = None  # type: ignore[assignment]
 
     def changes(self) -> dict[str, Any]:

@@ -297,7 +297,7 @@ def test_the_premium_rule_in_settings_is_checked_audited_and_marks_the_town(clie
     shown = client.get(settings, headers=owner).json()
     assert (shown["stats_threshold"], shown["data_request_days"]) == (5, 30)
     assert (shown["premium_activities"], shown["premium_threshold"]) == (list(RULE), 3)
-    for bad in (
+    bads: tuple[dict[str, Any], ...] = (
         {"premium_activities": []},
         {"premium_activities": ["vote", "vote"]},
         {"premium_activities": ["shopping"]},
@@ -308,7 +308,8 @@ def test_the_premium_rule_in_settings_is_checked_audited_and_marks_the_town(clie
         {"data_request_days": 0},
         {"data_request_days": 91},
         {"premium_threshold": "3"},
-    ):
+    )
+    for bad in bads:
         assert client.patch(settings, json=bad, headers=owner).status_code == 422, bad
 
     def marks() -> int:
