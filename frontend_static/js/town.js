@@ -27,6 +27,9 @@
       "parks.auction": "Naming rights auction",
       "parks.named": "Right held by {holder}",
       "parks.default": "Default name: {name}",
+      "stats.heading": "Relationship population in figures",
+      "stats.lead": "Where the digital residents live and how often they come to the town: the figures the town publishes (small counts withheld).",
+      "stats.open": "See the figures",
     },
   });
 
@@ -140,6 +143,7 @@
     town = towns.body.items.find(function (t) { return t.slug === wanted; }) || towns.body.items[0] || null;
     if (!town) return;
     applyLook();
+    document.getElementById("stats-link").href = "/towns/" + encodeURIComponent(town.slug) + "/stats";
     F.i18n.setJapanese(document.getElementById("town-name"), town.name_ja);
     F.i18n.setJapanese(document.getElementById("town-description"), town.description_ja);
     const found = await F.util.api("GET", "/api/v1/drops?limit=100&municipality=" + encodeURIComponent(town.slug));
