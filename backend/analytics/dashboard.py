@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from backend.analytics import categories as mlit
 from backend.analytics import metrics as m
-from backend.analytics.figures import JST, Period, share, sums, sums_by, total
+from backend.analytics.figures import JST, Dimension, Period, share, sums, sums_by, total
 from backend.analytics.schemas import (
     BenefitUses,
     CampaignFunnel,
@@ -134,10 +134,12 @@ def summary(session: Session, query: Query) -> Summary:
     outside = residents - by_prefecture.get(query.town.prefecture, 0)
     order_scope = None if query.drop_id is None else str(query.drop_id)
     dated = _day_bounds(query)
-    orders = {
-        metric: 0 if empty else total(session, town_id, metric, dim1=order_scope, **dated)
-        for metric in (m.ORDERS, m.PAID, m.REVENUE_JPY)
-    }
+    sold = (
+        {}
+        if empty
+        else sums_by(session, town_id, (m.ORDERS, m.PAID, m.REVENUE_JPY), "metric", dim1=order_scope, **dated)
+    )
+    orders = {metric: sold.get(metric, 0) for metric in (m.ORDERS, m.PAID, m.REVENUE_JPY)}
     visited = total(session, town_id, m.RESIDENTS_VISITED, dim1=scope)
     return Summary(
         scope=query.scope(),
@@ -255,21 +257,17 @@ def residents(session: Session, query: Query, interval: Interval) -> Residents:
     drops = _town_drops(session, town_id, resident_cards=True)
     if query.drop_id is not None:
         drops = [drop for drop in drops if drop.id == query.drop_id]
-    # One read: every drop's cells and the all-drops cells, by (drop, campaign, day).
-    cells = (
-        {}
-        if query.period.empty
-        else sums(
-            session,
-            town_id,
-            m.NEW_RESIDENTS,
-            ("dim1", "dim2", "day"),
-            dim1=[m.ALL, *(str(drop.id) for drop in drops)],
-            **dated,
-        )
-    )
-    in_scope = {(campaign, day): value for (dim1, campaign, day), value in cells.items() if dim1 == scope}
-    days = sorted({day for _campaign, day in in_scope} | {day for (_d, _c, day) in cells})
+    # Grouped in the database to what the answer shows: the scope's cells by (campaign, day or
+    # month) and the drops' by (drop, day or month); weeks are binned from days below.
+    unit: Dimension = "month" if interval == "month" else "day"
+    drop_keys = [str(drop.id) for drop in drops]
+    in_scope: dict[tuple[str, ...], int] = {}
+    drop_cells: dict[tuple[str, ...], int] = {}
+    if not query.period.empty:
+        in_scope = sums(session, town_id, m.NEW_RESIDENTS, ("dim2", unit), dim1=scope, **dated)
+        if drop_keys:
+            drop_cells = sums(session, town_id, m.NEW_RESIDENTS, ("dim1", unit), dim1=drop_keys, **dated)
+    days = sorted({day for _campaign, day in in_scope} | {day for _drop, day in drop_cells})
     labels = timeline(period_of(days[0], interval), period_of(days[-1], interval), interval) if days else []
 
     def points(per_day: dict[str, int]) -> list[Point]:
@@ -281,9 +279,8 @@ def residents(session: Session, query: Query, interval: Interval) -> Residents:
         overall[day] += value
         by_campaign[campaign][day] += value
     by_drop: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for (dim1, _campaign, day), value in cells.items():
-        if dim1 != m.ALL:
-            by_drop[dim1][day] += value
+    for (drop_key, day), value in drop_cells.items():
+        by_drop[drop_key][day] += value
     people = sums_by(session, town_id, m.RESIDENTS, "dim1", dim1=[scope, *(str(drop.id) for drop in drops)])
     cards = sums_by(session, town_id, m.CARDS, "dim1", dim1=[scope, *(str(drop.id) for drop in drops)])
     named = select(Campaign.code, Campaign.name).where(
@@ -347,13 +344,13 @@ def funnel(session: Session, query: Query) -> Funnel:
     if not query.period.empty:
         dated = _day_bounds(query)
         order_scope = None if query.drop_id is None else str(query.drop_id)
-        for metric in _ORDER_METRICS:
-            for code, value in sums_by(session, town_id, metric, "dim2", dim1=order_scope, **dated).items():
-                _add(per_code[code] if code in listed else others, {metric: value})
+        orders = sums(session, town_id, _ORDER_METRICS, ("metric", "dim2"), dim1=order_scope, **dated)
+        for (metric, code), value in orders.items():
+            _add(per_code[code] if code in listed else others, {metric: value})
         if listed:
-            for metric in m.SCAN_METRICS:
-                for code, value in sums_by(session, town_id, metric, "dim1", dim1=sorted(listed), **dated).items():
-                    _add(per_code[code], {metric: value})
+            scans = sums(session, town_id, m.SCAN_METRICS, ("metric", "dim1"), dim1=sorted(listed), **dated)
+            for (metric, code), value in scans.items():
+                _add(per_code[code], {metric: value})
     everything: dict[str, int] = dict(others)
     for code in listed:
         _add(everything, per_code.get(code, {}))

@@ -29,11 +29,12 @@ from backend.analytics.models import AnalyticsCount
 #: Japan time, which every `day` of the rollup is (no daylight saving there).
 JST: Final = timezone(timedelta(hours=9), "JST")
 
-Dimension = Literal["dim1", "dim2", "day", "month", "year"]
+Dimension = Literal["metric", "dim1", "dim2", "day", "month", "year"]
 #: A value of dim1/dim2 to match: one value, or any of several.
 Match = str | Collection[str] | None
 
 _COLUMNS: Final = {
+    "metric": AnalyticsCount.metric,
     "dim1": AnalyticsCount.dim1,
     "dim2": AnalyticsCount.dim2,
     "day": AnalyticsCount.day,
@@ -111,14 +112,16 @@ def _matching(column: Any, wanted: Match) -> ColumnElement[bool] | None:
 
 def _where(
     town_id: int,
-    metric: str,
+    metric: str | Collection[str],
     dim1: Match,
     dim2: Match,
     day: Match,
     day_from: str | None,
     day_to: str | None,
 ) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [AnalyticsCount.municipality_id == town_id, AnalyticsCount.metric == metric]
+    named = _matching(AnalyticsCount.metric, metric)
+    assert named is not None
+    conditions: list[ColumnElement[bool]] = [AnalyticsCount.municipality_id == town_id, named]
     for column, wanted in ((AnalyticsCount.dim1, dim1), (AnalyticsCount.dim2, dim2), (AnalyticsCount.day, day)):
         condition = _matching(column, wanted)
         if condition is not None:
@@ -144,7 +147,7 @@ def _grouping(by: Dimension) -> ColumnElement[str]:
 def counts(
     session: Session,
     town_id: int,
-    metric: str,
+    metric: str | Collection[str],
     *,
     dim1: Match = None,
     dim2: Match = None,
@@ -152,7 +155,8 @@ def counts(
     day_from: str | None = None,
     day_to: str | None = None,
 ) -> list[Cell]:
-    """The cells of one metric of the town, filtered (each filter optional), in key order."""
+    """The cells of one metric (or several) of the town, filtered (each filter optional), in
+    key order."""
     query = (
         select(AnalyticsCount.dim1, AnalyticsCount.dim2, AnalyticsCount.day, AnalyticsCount.value)
         .where(*_where(town_id, metric, dim1, dim2, day, day_from, day_to))
@@ -164,7 +168,7 @@ def counts(
 def total(
     session: Session,
     town_id: int,
-    metric: str,
+    metric: str | Collection[str],
     *,
     dim1: Match = None,
     dim2: Match = None,
@@ -182,7 +186,7 @@ def total(
 def sums(
     session: Session,
     town_id: int,
-    metric: str,
+    metric: str | Collection[str],
     by: Iterable[Dimension],
     *,
     dim1: Match = None,
@@ -192,7 +196,8 @@ def sums(
     day_to: str | None = None,
 ) -> dict[tuple[str, ...], int]:
     """The matching cells summed per group: `by=("dim1", "month")` gives
-    `{(spot id, "YYYY-MM"): value}`. Groups whose sum is 0 are left out."""
+    `{(spot id, "YYYY-MM"): value}`; several metrics at once with `by=("metric", …)` (one
+    statement, one index range per metric). Groups whose sum is 0 are left out."""
     keys = [_grouping(dimension).label(f"k{index}") for index, dimension in enumerate(by)]
     query = (
         select(*keys, func.sum(AnalyticsCount.value))
@@ -210,7 +215,7 @@ def sums(
 def sums_by(
     session: Session,
     town_id: int,
-    metric: str,
+    metric: str | Collection[str],
     by: Dimension,
     *,
     dim1: Match = None,
