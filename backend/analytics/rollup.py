@@ -35,7 +35,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, and_, bindparam, case, delete, distinct, exists, func, insert, not_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, distinct, exists, func, not_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.analytics import metrics as m
@@ -52,8 +52,10 @@ from backend.analytics.people import (
     Cell,
     Computed,
     address_forms,
+    among,
     chunks,
     compute,
+    custodial_moves,
     decode,
     encode,
     load_facts,
@@ -63,6 +65,7 @@ from backend.benefits.periods import in_japan
 from backend.core.db import utcnow
 from backend.holders.models import Holder
 from backend.sales.models import Campaign, CampaignScan, Drop, Order, OrderCard
+from backend.towns.models import Municipality
 from minting.errors import first_line
 from minting.store import TokenTransferRow, insert_for
 from minting.worker import LoopThread, start_loop
@@ -119,7 +122,7 @@ def _towns_of_emails(session: Session, emails: Iterable[str]) -> set[PersonKey]:
         rows = session.execute(
             select(Drop.municipality_id, Order.email)
             .join(Drop, Drop.id == Order.drop_id)
-            .where(Order.email.in_(part))
+            .where(among(session, Order.email, part))
             .distinct()
         )
         found |= {(int(town), email) for town, email in rows}
@@ -134,27 +137,37 @@ def _people_of_addresses(session: Session, towns_of: Mapping[str, set[int | None
     candidates: dict[str, set[PersonKey]] = defaultdict(set)  # lower address -> people
     lower = sorted(towns_of)
     forms = sorted({form for address in lower for form in address_forms(address)})
+    # The address table's key leads with the town: name the towns so the key serves.
+    named = {town for towns in towns_of.values() for town in towns if town is not None}
+    if any(None in towns for towns in towns_of.values()):
+        named = set(session.scalars(select(Municipality.id)))
     for part in chunks(lower):
         rows = session.execute(
             select(AnalyticsPersonAddress.address, AnalyticsPerson.municipality_id, AnalyticsPerson.email)
             .join(AnalyticsPerson, AnalyticsPerson.id == AnalyticsPersonAddress.person_id)
-            .where(AnalyticsPersonAddress.address.in_(part), AnalyticsPerson.email.is_not(None))
+            .where(
+                among(session, AnalyticsPersonAddress.municipality_id, sorted(named)),
+                among(session, AnalyticsPersonAddress.address, part),
+                AnalyticsPerson.email.is_not(None),
+            )
         )
         for address, town, email in rows:
             if email is not None:
                 candidates[address].add((int(town), email))
     holder_emails: dict[str, str] = {}
     for part in chunks(forms):
-        for address, email in session.execute(select(Holder.address, Holder.email).where(Holder.address.in_(part))):
+        for address, email in session.execute(
+            select(Holder.address, Holder.email).where(among(session, Holder.address, part))
+        ):
             holder_emails[email] = address.lower()
         for column in (Order.recipient, Order.wallet_address):
-            rows = session.execute(
+            found = session.execute(
                 select(column, Drop.municipality_id, Order.email)
                 .join(Drop, Drop.id == Order.drop_id)
-                .where(column.in_(part))
+                .where(among(session, column, part))
                 .distinct()
             )
-            for raw, town, email in rows:
+            for raw, town, email in found:
                 if raw is not None:
                     candidates[raw.lower()].add((int(town), str(email)))
     for town, email in _towns_of_emails(session, holder_emails):
@@ -185,7 +198,7 @@ def _people_of_transfers(session: Session, transfers: list[TokenTransferRow]) ->
                 .where(
                     Drop.chain_id == chain_id,
                     func.lower(Drop.contract) == contract.lower(),
-                    OrderCard.token_id.in_(part),
+                    among(session, OrderCard.token_id, part),
                 )
                 .distinct()
             )
@@ -206,24 +219,38 @@ def _count_rows(town_id: int, cells: Mapping[Cell, int]) -> list[dict[str, Any]]
     ]
 
 
-def _add_counts(session: Session, town_id: int, delta: Mapping[Cell, int], *, replace: bool = False) -> None:
-    """Add `delta` to the town's cells (or, `replace`, set them to it). Cells that end at 0
-    are deleted, so "no row" and 0 mean the same to readers and a rebuild compares equal."""
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _many(session: Session, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """One statement, many rows: Core executemany, compiled once and sent in batches of
+    rows per statement ("insertmanyvalues") or pipelined (psycopg), not one compile per batch."""
+    if rows:
+        session.connection().execute(statement, rows)
+
+
+def _add_counts(
+    session: Session, town_id: int, delta: Mapping[Cell, int], *, replace: bool = False, fresh: bool = False
+) -> None:
+    """Add `delta` to the town's cells (or, `replace`, set them to it; `fresh`: the town has
+    no cells, plain inserts). Cells that end at 0 are deleted, so "no row" and 0 mean the
+    same to readers and a rebuild compares equal."""
     rows = _count_rows(town_id, delta)
-    upsert = insert_for(session)
-    for part in chunks(rows, WRITE_CHUNK):
-        statement = upsert(AnalyticsCount).values(list(part))
-        value = statement.excluded.value if replace else AnalyticsCount.value + statement.excluded.value
-        session.execute(statement.on_conflict_do_update(index_elements=list(_COUNT_KEY), set_={"value": value}))
+    table = _table(AnalyticsCount)
+    if fresh:
+        _many(session, table.insert(), rows)
+        return
+    upsert = insert_for(session)(table)
+    value = upsert.excluded.value if replace else table.c.value + upsert.excluded.value
+    _many(session, upsert.on_conflict_do_update(index_elements=list(_COUNT_KEY), set_={"value": value}), rows)
     # Adding: a cell that went down may now be 0. Setting: a cell set to 0 goes.
     emptied = [cell for cell, value in delta.items() if (not value if replace else value < 0)]
-    if emptied:
-        table = cast(Table, AnalyticsCount.__table__)
-        remove = delete(table).where(*(table.c[key] == bindparam("k_" + key) for key in _COUNT_KEY))
-        if not replace:
-            remove = remove.where(table.c.value == 0)
-        keys = [dict(zip(["k_" + key for key in _COUNT_KEY], (town_id, *cell), strict=True)) for cell in emptied]
-        session.connection().execute(remove, keys)
+    remove = delete(table).where(*(table.c[key] == bindparam("k_" + key) for key in _COUNT_KEY))
+    if not replace:
+        remove = remove.where(table.c.value == 0)
+    keys = [dict(zip(["k_" + key for key in _COUNT_KEY], (town_id, *cell), strict=True)) for cell in emptied]
+    _many(session, remove, keys)
 
 
 def _store(session: Session, town_id: int, results: Mapping[str, Computed], ids: Mapping[str, int]) -> dict[str, int]:
@@ -242,19 +269,19 @@ def _store(session: Session, town_id: int, results: Mapping[str, Computed], ids:
             "updated_at": now,
         }
 
+    people = _table(AnalyticsPerson)
     known = {email: ids[email] for email in results if email in ids}
-    if known:
-        session.execute(update(AnalyticsPerson), [{"id": known[e], **fields(results[e])} for e in known])
+    changed = [{"b_id": known[e], **fields(results[e])} for e in known]
+    # The SET clause comes from the rows' keys (all alike); the id is bound apart.
+    _many(session, update(people).where(people.c.id == bindparam("b_id")), changed)
     new = [{"municipality_id": town_id, "email": e, **fields(r)} for e, r in results.items() if e not in ids]
-    for part in chunks(new, WRITE_CHUNK):
-        inserted = session.execute(
-            insert(AnalyticsPerson).returning(AnalyticsPerson.id, AnalyticsPerson.email), list(part)
-        )
+    if new:
+        inserted = session.connection().execute(people.insert().returning(people.c.id, people.c.email), new)
         known.update({str(email): int(person_id) for person_id, email in inserted})
     person_ids = sorted(known.values())
-    for id_part in chunks(person_ids):
-        session.execute(delete(AnalyticsPersonYear).where(AnalyticsPersonYear.person_id.in_(id_part)))
-        session.execute(delete(AnalyticsPersonAddress).where(AnalyticsPersonAddress.person_id.in_(id_part)))
+    for part in chunks(person_ids):
+        session.execute(delete(AnalyticsPersonYear).where(among(session, AnalyticsPersonYear.person_id, part)))
+        session.execute(delete(AnalyticsPersonAddress).where(among(session, AnalyticsPersonAddress.person_id, part)))
     years = [
         {
             "person_id": known[email],
@@ -272,15 +299,12 @@ def _store(session: Session, town_id: int, results: Mapping[str, Computed], ids:
         for email, result in results.items()
         for record in result.years
     ]
-    for part in chunks(years, WRITE_CHUNK):
-        session.execute(insert(AnalyticsPersonYear), list(part))
+    _many(session, _table(AnalyticsPersonYear).insert(), years)
     addresses = {
         address: known[email] for email, result in sorted(results.items()) for address in sorted(result.addresses)
     }
     links = [{"municipality_id": town_id, "address": a, "person_id": p} for a, p in addresses.items()]
-    upsert = insert_for(session)
-    for chunk in chunks(links, WRITE_CHUNK):
-        session.execute(upsert(AnalyticsPersonAddress).values(list(chunk)).on_conflict_do_nothing())
+    _many(session, insert_for(session)(_table(AnalyticsPersonAddress)).on_conflict_do_nothing(), links)
     return known
 
 
@@ -292,7 +316,7 @@ def _recompute(session: Session, town_id: int, emails: Iterable[str], year: int)
     for part in chunks(wanted):
         rows = session.execute(
             select(AnalyticsPerson.id, AnalyticsPerson.email, AnalyticsPerson.contribution).where(
-                AnalyticsPerson.municipality_id == town_id, AnalyticsPerson.email.in_(part)
+                AnalyticsPerson.municipality_id == town_id, among(session, AnalyticsPerson.email, part)
             )
         )
         stored.update({str(email): (int(person_id), contribution) for person_id, email, contribution in rows})
@@ -372,15 +396,16 @@ def _rebuild_in(session: Session, town_id: int, year: int) -> int:
     )
     emails = sorted({email for email in buyers if not is_erased_email(email)} | set(ids))
     total: Counter[Cell] = Counter(frozen)
+    moves = custodial_moves(session)
     for batch in chunks(emails, REBUILD_BATCH):
-        facts = load_facts(session, town_id, batch)
+        facts = load_facts(session, town_id, batch, moves=moves)
         results = {email: compute(facts[email], rule, year) for email in batch if email in ids or facts[email].orders}
         for result in results.values():
             total.update(result.contribution)
         _store(session, town_id, results, ids)
     total.update(_scan_cells(session, town_id, None))
     session.execute(delete(AnalyticsCount).where(AnalyticsCount.municipality_id == town_id))
-    _add_counts(session, town_id, {cell: value for cell, value in total.items() if value})
+    _add_counts(session, town_id, {cell: value for cell, value in total.items() if value}, fresh=True)
     return len(emails)
 
 
@@ -442,7 +467,7 @@ def process_changes(sessions: sessionmaker[Session], *, limit: int = 500) -> int
             if town_id not in towns:
                 _add_counts(session, town_id, _scan_cells(session, town_id, named), replace=True)
         for part in chunks([change.id for change in changes]):
-            session.execute(delete(AnalyticsChange).where(AnalyticsChange.id.in_(part)))
+            session.execute(delete(AnalyticsChange).where(among(session, AnalyticsChange.id, part)))
         if transfers:
             session.execute(
                 update(AnalyticsCursor)
