@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Dialog, Page, Route, expect
 
 from tests.conftest import ARTIFACTS_DIR
 
@@ -161,7 +161,12 @@ def test_my_data_shows_downloads_and_asks_for_deletion(page: Page, server: Any, 
     assert signed_in.downloads == ["json", "csv"]
 
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+
+    def accept(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
     page.get_by_role("button", name="削除を依頼する").click()
     expect(page.locator("#deletion-message")).to_contain_text("削除を依頼しました。期限: 2026/12/15 10:00")
     assert "星川町" in dialogs[0]
@@ -242,7 +247,7 @@ class FakeConsole:
                 "outcome": "",
             },
         ]
-        self.calls: list[tuple[str, Any]] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def handle(self, route: Route) -> None:
         request = route.request
@@ -259,7 +264,7 @@ class FakeConsole:
             )
         found = re.fullmatch(r"/staff/towns/hoshikawa/data-requests/(dr_\w+)/(complete|decline)", path)
         if found and request.method == "POST":
-            body = json.loads(request.post_data) if request.post_data else None
+            body: dict[str, Any] = json.loads(request.post_data) if request.post_data else {}
             self.calls.append((found.group(2), body))
             item = next(item for item in self.items if item["request_id"] == found.group(1))
             item.update(status="completed" if found.group(2) == "complete" else "declined", email=None)
@@ -291,7 +296,7 @@ def test_the_console_queue_shows_overdue_in_red_and_asks_before_erasing(page: Pa
     late.get_by_role("button", name="消去する").click()
     page.locator("dialog.confirm").get_by_role("button", name="消去する").click()
     expect(page.locator("#dr-message")).to_contain_text("消去しました（erased: orders=2）")
-    assert fake.calls == [("complete", None)]
+    assert fake.calls == [("complete", {})]
     expect(late).to_have_count(0)
 
     fresh = page.locator('tr[data-request="dr_' + "2" * 32 + '"]')
