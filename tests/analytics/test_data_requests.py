@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -163,7 +164,8 @@ def test_a_deletion_request_is_due_after_the_towns_days_and_asked_once(client: T
         set_days(runtime, 30)
 
 
-def test_concurrent_requests_make_one_pending_request(client: TestClient) -> None:
+def one_pending_under_concurrency(client: TestClient) -> None:
+    """Eight copies of the same request released together: one 201, seven 200, one row."""
     runtime = runtime_of(client)
     person = make_person(runtime)
     copies = 8
@@ -184,6 +186,22 @@ def test_concurrent_requests_make_one_pending_request(client: TestClient) -> Non
             .where(DataRequest.email == person.email, DataRequest.status == "pending")
         )
     assert pending == 1
+
+
+def test_concurrent_requests_make_one_pending_request(client: TestClient) -> None:
+    one_pending_under_concurrency(client)
+
+
+@pytest.fixture
+def pg_client(postgres_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(chain="eth-tester://", data_dir=tmp_path / "data", database_url=postgres_url)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_concurrent_requests_make_one_pending_request_on_postgres(pg_client: TestClient) -> None:
+    """Separate connections truly at once: the town row's lock orders them."""
+    one_pending_under_concurrency(pg_client)
 
 
 def test_deletion_requests_are_rate_limited(client: TestClient) -> None:
