@@ -204,7 +204,13 @@ def probe(url: str, sessions: Any, town_id: int, run_id: str, index: int) -> flo
     """One order (created and demo-paid), then the seconds until the rollup has applied it."""
     email = f"probe-{run_id}-{index}@example.jp"
     with requests.Session() as session:
-        body: dict[str, Any] = {"drop_id": 1, "quantity": 1, "email": email, "prefecture": "13", "payment_method": "demo"}
+        body: dict[str, Any] = {
+            "drop_id": 1,
+            "quantity": 1,
+            "email": email,
+            "prefecture": "13",
+            "payment_method": "demo",
+        }
         created = session.post(f"{url}/api/v1/orders", json=body, timeout=60)
         assert created.status_code == 201, created.text
         order = created.json()
