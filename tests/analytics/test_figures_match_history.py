@@ -14,6 +14,9 @@ for cell, and every figure of every dashboard endpoint (several scopes: all time
 a period, another year) must equal what the plain cells give. After the deletions the
 figures stay what they were (the erased keep only counts), no answer or CSV carries an
 erased e-mail, and an erased person's page is 404. On SQLite and PostgreSQL.
+
+The benchmark's bulk writer (final state, chunks, COPY) is checked the same way against a
+`rebuild` (`bulk_matches`).
 """
 
 from __future__ import annotations
@@ -33,11 +36,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.analytics.erasure import erase
 from backend.analytics.models import AnalyticsPerson
-from backend.analytics.rollup import catch_up
+from backend.analytics.rollup import catch_up, rebuild
 from backend.analytics.synthetic import History, Scale, World, build_world
 from backend.app import create_app
 from backend.core.config import Settings
-from backend.core.db import session_scope, utcnow
+from backend.core.db import make_engine, make_session_factory, migrate, session_scope, utcnow
 from backend.runtime import Runtime
 from tests.analytics.plain import Cell, differences, recompute, stored_counts
 from tests.factories import staff_headers
@@ -674,3 +677,41 @@ def test_figures_match_history_sqlite(sqlite_client: TestClient) -> None:
 @pytest.mark.postgres
 def test_figures_match_history_postgres(postgres_client: TestClient) -> None:
     run_history(postgres_client)
+
+
+def bulk_matches(database_url: str) -> None:
+    """The benchmark's way in: the history written in bulk, in its final state, in chunks
+    (COPY on PostgreSQL, indexes and triggers deferred), then `rebuild`: the same cells as
+    the plain recomputation, and every step's rows there."""
+    engine = make_engine(database_url)
+    try:
+        migrate(engine)
+        sessions = make_session_factory(engine)
+        world = build_world(sessions, slug="bulk", seed=SEED)
+        history = History(sessions, world, Scale(people=600, orders=1_800, visits=3_600), seed=SEED)
+        totals = history.write_all(engine, chunk=250)
+        assert totals.rows["orders"] >= 1_500
+        assert totals.rows["poll_votes"] > 0
+        assert rebuild(sessions, world.town_id) == 600
+        with sessions() as session:
+            plain = recompute(session, world.town_id)
+            stored = stored_counts(session, world.town_id)
+        diff = differences(plain.cells, stored)
+        assert not diff, "bulk history: rollup differs from the plain recomputation:\n" + "\n".join(diff)
+        assert {key[2] for key in plain.cells if key[0] == "card_state"} == {
+            "first_holder",
+            "own_wallet",
+            "transferred",
+            "revoked",
+        }
+    finally:
+        engine.dispose()
+
+
+def test_bulk_history_matches_after_rebuild_sqlite(tmp_path: Path) -> None:
+    bulk_matches(f"sqlite:///{tmp_path / 'bulk.db'}")
+
+
+@pytest.mark.postgres
+def test_bulk_history_matches_after_rebuild_postgres(postgres_url: str) -> None:
+    bulk_matches(postgres_url)
