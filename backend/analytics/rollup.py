@@ -33,9 +33,10 @@ import logging
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, and_, bindparam, case, delete, distinct, exists, func, not_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, distinct, exists, func, not_, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.analytics import metrics as m
@@ -239,7 +240,10 @@ def _add_counts(
     rows = _count_rows(town_id, delta)
     table = _table(AnalyticsCount)
     if fresh:
-        _many(session, table.insert(), rows)
+        if session.get_bind().dialect.name == "postgresql":
+            _copy(session, "analytics_counts", (*_COUNT_KEY, "value"), (tuple(row.values()) for row in rows))
+        else:
+            _many(session, table.insert(), rows)
         return
     upsert = insert_for(session)(table)
     value = upsert.excluded.value if replace else table.c.value + upsert.excluded.value
@@ -253,58 +257,128 @@ def _add_counts(
     _many(session, remove, keys)
 
 
+_PERSON_FIELDS: Final = ("prefecture", "resident", "cards", "first_card_day", "category", "contribution", "updated_at")
+_YEAR_FIELDS: Final = (
+    "person_id",
+    "year",
+    "municipality_id",
+    "visit_days",
+    "check_ins",
+    "redemptions",
+    "votes",
+    "designated",
+    "category",
+    "flags",
+    "evidence",
+)
+#: Scratch tables of a PostgreSQL batch (dropped at commit): COPY in, then one statement.
+_SCRATCH: Final = (
+    "CREATE TEMP TABLE IF NOT EXISTS rollup_people (id integer, prefecture varchar(2), resident boolean,"
+    " cards integer, first_card_day varchar(10), category varchar(16), contribution text,"
+    " updated_at timestamptz) ON COMMIT DROP",
+    "CREATE TEMP TABLE IF NOT EXISTS rollup_addresses (municipality_id integer, address varchar(42),"
+    " person_id integer) ON COMMIT DROP",
+)
+
+
+def _copy(session: Session, target: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> None:
+    """COPY rows into a table in the session's transaction (PostgreSQL): the fastest way in,
+    no statement to compile or parameters to convert, whatever the number of rows."""
+    driver = session.connection().connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row(tuple(row))
+
+
+def _person_values(result: Computed, now: datetime) -> tuple[Any, ...]:
+    contribution = json.dumps(encode(result.contribution), ensure_ascii=False, separators=(",", ":"))
+    return (result.prefecture, result.resident, result.cards, result.first_card_day, result.category, contribution, now)
+
+
 def _store(session: Session, town_id: int, results: Mapping[str, Computed], ids: Mapping[str, int]) -> dict[str, int]:
     """Store people's new summaries, contributions, years and addresses (bulk); returns the
-    ids of all of them (new people inserted)."""
+    ids of all of them (new people inserted). PostgreSQL: COPY into scratch tables and one
+    UPDATE / INSERT … SELECT each; SQLite: executemany."""
     now = utcnow()
-
-    def fields(result: Computed) -> dict[str, Any]:
-        return {
-            "prefecture": result.prefecture,
-            "resident": result.resident,
-            "cards": result.cards,
-            "first_card_day": result.first_card_day,
-            "category": result.category,
-            "contribution": json.dumps(encode(result.contribution), ensure_ascii=False, separators=(",", ":")),
-            "updated_at": now,
-        }
-
-    people = _table(AnalyticsPerson)
+    postgres = session.get_bind().dialect.name == "postgresql"
     known = {email: ids[email] for email in results if email in ids}
-    changed = [{"b_id": known[e], **fields(results[e])} for e in known]
-    # The SET clause comes from the rows' keys (all alike); the id is bound apart.
-    _many(session, update(people).where(people.c.id == bindparam("b_id")), changed)
-    new = [{"municipality_id": town_id, "email": e, **fields(r)} for e, r in results.items() if e not in ids]
-    if new:
-        inserted = session.connection().execute(people.insert().returning(people.c.id, people.c.email), new)
-        known.update({str(email): int(person_id) for person_id, email in inserted})
-    person_ids = sorted(known.values())
-    for part in chunks(person_ids):
+    fresh = [email for email in results if email not in ids]
+    values = {email: _person_values(result, now) for email, result in results.items()}
+    people = _table(AnalyticsPerson)
+    if postgres:
+        for statement in _SCRATCH:
+            session.execute(text(statement))
+        session.execute(text("TRUNCATE rollup_people, rollup_addresses"))
+        if fresh:
+            allocated = session.scalars(
+                text("SELECT nextval(pg_get_serial_sequence('analytics_people', 'id')) FROM generate_series(1, :n)"),
+                {"n": len(fresh)},
+            )
+            known.update(zip(fresh, (int(n) for n in allocated), strict=True))
+            _copy(
+                session,
+                "analytics_people",
+                ("id", "municipality_id", "email", *_PERSON_FIELDS),
+                ((known[e], town_id, e, *values[e]) for e in fresh),
+            )
+        changed = [e for e in results if e in ids]
+        if changed:
+            _copy(session, "rollup_people", ("id", *_PERSON_FIELDS), ((known[e], *values[e]) for e in changed))
+            session.execute(
+                text(
+                    "UPDATE analytics_people AS p SET prefecture = n.prefecture, resident = n.resident,"
+                    " cards = n.cards, first_card_day = n.first_card_day, category = n.category,"
+                    " contribution = n.contribution, updated_at = n.updated_at"
+                    " FROM rollup_people AS n WHERE p.id = n.id"
+                )
+            )
+    else:
+        # The SET clause comes from the rows' keys (all alike); the id is bound apart.
+        changed_rows = [{"b_id": known[e], **dict(zip(_PERSON_FIELDS, values[e], strict=True))} for e in known]
+        _many(session, update(people).where(people.c.id == bindparam("b_id")), changed_rows)
+        new_rows = [
+            {"municipality_id": town_id, "email": e, **dict(zip(_PERSON_FIELDS, values[e], strict=True))} for e in fresh
+        ]
+        if new_rows:
+            inserted = session.connection().execute(people.insert().returning(people.c.id, people.c.email), new_rows)
+            known.update({str(email): int(person_id) for person_id, email in inserted})
+    for part in chunks(sorted(known.values())):
         session.execute(delete(AnalyticsPersonYear).where(among(session, AnalyticsPersonYear.person_id, part)))
         session.execute(delete(AnalyticsPersonAddress).where(among(session, AnalyticsPersonAddress.person_id, part)))
     years = [
-        {
-            "person_id": known[email],
-            "year": record.year,
-            "municipality_id": town_id,
-            "visit_days": record.visit_days,
-            "check_ins": record.check_ins,
-            "redemptions": record.redemptions,
-            "votes": record.votes,
-            "designated": record.designated,
-            "category": record.category,
-            "flags": ",".join(record.flags),
-            "evidence": json.dumps(record.evidence, ensure_ascii=False, sort_keys=True),
-        }
+        (
+            known[email],
+            record.year,
+            town_id,
+            record.visit_days,
+            record.check_ins,
+            record.redemptions,
+            record.votes,
+            record.designated,
+            record.category,
+            ",".join(record.flags),
+            json.dumps(record.evidence, ensure_ascii=False, sort_keys=True),
+        )
         for email, result in results.items()
         for record in result.years
     ]
-    _many(session, _table(AnalyticsPersonYear).insert(), years)
     addresses = {
         address: known[email] for email, result in sorted(results.items()) for address in sorted(result.addresses)
     }
-    links = [{"municipality_id": town_id, "address": a, "person_id": p} for a, p in addresses.items()]
-    _many(session, insert_for(session)(_table(AnalyticsPersonAddress)).on_conflict_do_nothing(), links)
+    links = [(town_id, address, person_id) for address, person_id in addresses.items()]
+    if postgres:
+        _copy(session, "analytics_person_years", _YEAR_FIELDS, years)
+        _copy(session, "rollup_addresses", ("municipality_id", "address", "person_id"), links)
+        session.execute(
+            text(
+                "INSERT INTO analytics_person_addresses (municipality_id, address, person_id)"
+                " SELECT municipality_id, address, person_id FROM rollup_addresses ON CONFLICT DO NOTHING"
+            )
+        )
+    else:
+        _many(session, _table(AnalyticsPersonYear).insert(), [dict(zip(_YEAR_FIELDS, y, strict=True)) for y in years])
+        link_rows = [dict(zip(("municipality_id", "address", "person_id"), link, strict=True)) for link in links]
+        _many(session, insert_for(session)(_table(AnalyticsPersonAddress)).on_conflict_do_nothing(), link_rows)
     return known
 
 
