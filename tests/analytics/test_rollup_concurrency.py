@@ -20,7 +20,8 @@ from tests.analytics.conftest import World, counts_of
 from tests.analytics.test_rollup import Story, assert_counts, told
 
 WORKERS = 6
-#: What the story queues, counted from its steps. Marks: orders 7 (+1 for the refund of o4), check-ins 4, redemptions 2, votes 2, bidder 1, scans 4.
+#: What the story queues, counted from its steps. Marks: orders 7 (+1 for the refund of
+#: o4), check-ins 4, redemptions 2, votes 2, bidder 1, scans 4.
 STORY_MARKS = 8 + 4 + 2 + 2 + 1 + 4
 #: Mints t1, t2, t3, t4, and the moves of t2 and t3.
 STORY_TRANSFERS = 6
