@@ -169,6 +169,8 @@ class TokenTransferRow(MintingBase):
         UniqueConstraint("chain_id", "tx_hash", "log_index", name="uq_token_transfers_log"),
         Index("ix_token_transfers_block", "chain_id", "block_number"),
         Index("ix_token_transfers_token", "chain_id", "contract", "token_id"),
+        # The analytics rollup finds a custodial holder's moves to their own wallet by sender.
+        Index("ix_token_transfers_from", "from_address"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -54,8 +54,6 @@ class Municipality(Base):
     data_request_days: Mapped[int] = mapped_column(Integer, default=30)
     #: Activities that count towards premium registration (ふるさと住民登録), comma-separated
     #: from `backend.analytics.categories.ACTIVITIES`, and how many a year make a candidate.
-    premium_activities: Mapped[str] = mapped_column(
-        String(200), default="event,volunteer,work,telework,vote,naming"
-    )
+    premium_activities: Mapped[str] = mapped_column(String(200), default="event,volunteer,work,telework,vote,naming")
     premium_threshold: Mapped[int] = mapped_column(Integer, default=3)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -152,9 +152,11 @@ def upgrade() -> None:
     op.create_index("ix_redemptions_town_holder", "redemptions", ["municipality_id", "holder_address"])
     op.create_index("ix_orders_recipient", "orders", ["recipient"])
     op.create_index("ix_orders_wallet", "orders", ["wallet_address"])
+    op.create_index("ix_token_transfers_from", "token_transfers", ["from_address"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_token_transfers_from", table_name="token_transfers")
     op.drop_index("ix_orders_wallet", table_name="orders")
     op.drop_index("ix_orders_recipient", table_name="orders")
     op.drop_index("ix_redemptions_town_holder", table_name="redemptions")
