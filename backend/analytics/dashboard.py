@@ -6,7 +6,11 @@ JSON answers show the same numbers, so they are built once, as the response mode
 `schemas.py`, and the CSV tables are derived from those models (`csv_table`).
 
 Nothing here reads orders, check-ins, redemptions or votes: a figure costs a handful of
-indexed reads of `analytics_counts` whatever the size of the town's history.
+indexed reads of `analytics_counts` whatever the size of the town's history. Dated figures
+of the day metrics pass the period itself (`period=`), so `figures.py` reads its whole
+years and months from the year and month cells and only the edge days from day cells; a
+series by month reads month cells, by week or day the day cells of the period only, and a
+series by day is refused over more than `MAX_DAILY_DAYS` days (`TooManyDays`).
 
 Scope (see `schemas.Scope`): `from`/`to` restrict dated figures (new residents by first card
 day, the funnel by the order's created day and the scan day, check-ins and redemptions by
@@ -31,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from backend.analytics import categories as mlit
 from backend.analytics import metrics as m
-from backend.analytics.figures import JST, Dimension, Period, share, sums, sums_by, total
+from backend.analytics.figures import JST, Dimension, Period, month_period, share, sums, sums_by, total
 from backend.analytics.schemas import (
     BenefitUses,
     CampaignFunnel,
@@ -77,6 +81,17 @@ TOP_PREFECTURES: Final = 10
 _UNOPENED_POLLS: Final = ("draft", "pending_approval", "rejected")
 #: The funnel's order metrics, in the order they are shown.
 _ORDER_METRICS: Final = (m.ORDERS, m.PAID, m.MINTED, m.REFUNDED, m.REVENUE_JPY)
+#: Longest series by day (a year and a month): all time by day at three years was 2 MB of
+#: JSON and seconds to build, and no chart shows a thousand columns.
+MAX_DAILY_DAYS: Final = 400
+
+
+class TooManyDays(ValueError):
+    """A series by day was asked over more than `MAX_DAILY_DAYS` days (`days`: how many)."""
+
+    def __init__(self, days: int) -> None:
+        super().__init__(f"interval=day covers {days} days, more than {MAX_DAILY_DAYS}")
+        self.days = days
 
 
 @dataclass(frozen=True)
@@ -105,16 +120,6 @@ def prefecture_names(code: str) -> tuple[str, str]:
     return prefecture_name(code) or code, prefecture_name(code, english=True) or code
 
 
-def _day_bounds(query: Query) -> dict[str, str | None]:
-    first, last = query.period.days()
-    return {"day_from": first, "day_to": last}
-
-
-def _month_bounds(query: Query) -> dict[str, str | None]:
-    first, last = query.period.months()
-    return {"day_from": first, "day_to": last}
-
-
 def _town_drops(session: Session, town_id: int, *, resident_cards: bool) -> list[Drop]:
     where = [Drop.municipality_id == town_id]
     if resident_cards:
@@ -133,11 +138,11 @@ def summary(session: Session, query: Query) -> Summary:
     residents = sum(by_prefecture.values())
     outside = residents - by_prefecture.get(query.town.prefecture, 0)
     order_scope = None if query.drop_id is None else str(query.drop_id)
-    dated = _day_bounds(query)
+    period = query.period
     sold = (
         {}
         if empty
-        else sums_by(session, town_id, (m.ORDERS, m.PAID, m.REVENUE_JPY), "metric", dim1=order_scope, **dated)
+        else sums_by(session, town_id, (m.ORDERS, m.PAID, m.REVENUE_JPY), "metric", dim1=order_scope, period=period)
     )
     orders = {metric: sold.get(metric, 0) for metric in (m.ORDERS, m.PAID, m.REVENUE_JPY)}
     visited = total(session, town_id, m.RESIDENTS_VISITED, dim1=scope)
@@ -146,7 +151,7 @@ def summary(session: Session, query: Query) -> Summary:
         as_of=query.now,
         residents=residents,
         cards=total(session, town_id, m.CARDS, dim1=scope),
-        new_residents=0 if empty else total(session, town_id, m.NEW_RESIDENTS, dim1=scope, **dated),
+        new_residents=0 if empty else total(session, town_id, m.NEW_RESIDENTS, dim1=scope, period=period),
         home_prefecture=query.town.prefecture,
         outside_share=share(outside, residents),
         visitors=total(session, town_id, m.VISITORS, day=str(query.year)),
@@ -250,23 +255,63 @@ def _series(per_day: dict[str, int], labels: Sequence[str], interval: Interval) 
     return [(label, binned.get(label, 0)) for label in labels]
 
 
+def _month_days(month: str) -> tuple[date, date]:
+    """The first and last day of the month "YYYY-MM"."""
+    days = month_period(month)
+    assert days.first is not None
+    assert days.last is not None
+    return days.first, days.last
+
+
+def daily_span(session: Session, query: Query) -> int:
+    """How many days a series by day of new residents would run: the period, an open end
+    bounded by the first (last) day with a new resident in scope. Two small reads: the
+    months with any (month cells), then the days of the first and last of them."""
+    town_id, scope, period = query.town.id, query.scope_key, query.period
+    if period.empty:
+        return 0
+    first, last = period.first, period.last
+    if first is None or last is None:
+        months = sorted(sums_by(session, town_id, m.NEW_RESIDENTS, "month", dim1=scope, period=period))
+        if not months:
+            return 0
+        if first is None:
+            head_first, head_last = _month_days(months[0])
+            within = Period(head_first, head_last if last is None else min(last, head_last))
+            days = sums_by(session, town_id, m.NEW_RESIDENTS, "day", dim1=scope, period=within)
+            first = date.fromisoformat(min(days)) if days else head_first
+        if last is None:
+            tail_first, tail_last = _month_days(months[-1])
+            within = Period(max(first, tail_first), tail_last)
+            days = sums_by(session, town_id, m.NEW_RESIDENTS, "day", dim1=scope, period=within)
+            last = date.fromisoformat(max(days)) if days else tail_last
+    assert first is not None
+    assert last is not None
+    return max(0, (last - first).days + 1)
+
+
 def residents(session: Session, query: Query, interval: Interval) -> Residents:
-    """New residents per day, week or month, in all, per drop and per campaign."""
+    """New residents per day, week or month, in all, per drop and per campaign. Raises
+    `TooManyDays` for a series by day over more than `MAX_DAILY_DAYS` days."""
     town_id, scope = query.town.id, query.scope_key
-    dated = _day_bounds(query)
+    if interval == "day" and (span := daily_span(session, query)) > MAX_DAILY_DAYS:
+        raise TooManyDays(span)
+    period = query.period
     drops = _town_drops(session, town_id, resident_cards=True)
     if query.drop_id is not None:
         drops = [drop for drop in drops if drop.id == query.drop_id]
     # Grouped in the database to what the answer shows: the scope's cells by (campaign, day or
-    # month) and the drops' by (drop, day or month); weeks are binned from days below.
+    # month) and the drops' by (drop, day or month); weeks are binned from days below. By
+    # month the whole months come from the month cells, by week or day only the period's days
+    # are read.
     unit: Dimension = "month" if interval == "month" else "day"
     drop_keys = [str(drop.id) for drop in drops]
     in_scope: dict[tuple[str, ...], int] = {}
     drop_cells: dict[tuple[str, ...], int] = {}
     if not query.period.empty:
-        in_scope = sums(session, town_id, m.NEW_RESIDENTS, ("dim2", unit), dim1=scope, **dated)
+        in_scope = sums(session, town_id, m.NEW_RESIDENTS, ("dim2", unit), dim1=scope, period=period)
         if drop_keys:
-            drop_cells = sums(session, town_id, m.NEW_RESIDENTS, ("dim1", unit), dim1=drop_keys, **dated)
+            drop_cells = sums(session, town_id, m.NEW_RESIDENTS, ("dim1", unit), dim1=drop_keys, period=period)
     days = sorted({day for _campaign, day in in_scope} | {day for _drop, day in drop_cells})
     labels = timeline(period_of(days[0], interval), period_of(days[-1], interval), interval) if days else []
 
@@ -342,13 +387,13 @@ def funnel(session: Session, query: Query) -> Funnel:
     per_code: dict[str, dict[str, int]] = defaultdict(dict)
     others: dict[str, int] = {}
     if not query.period.empty:
-        dated = _day_bounds(query)
+        period = query.period
         order_scope = None if query.drop_id is None else str(query.drop_id)
-        orders = sums(session, town_id, _ORDER_METRICS, ("metric", "dim2"), dim1=order_scope, **dated)
+        orders = sums(session, town_id, _ORDER_METRICS, ("metric", "dim2"), dim1=order_scope, period=period)
         for (metric, code), value in orders.items():
             _add(per_code[code] if code in listed else others, {metric: value})
         if listed:
-            scans = sums(session, town_id, m.SCAN_METRICS, ("metric", "dim1"), dim1=sorted(listed), **dated)
+            scans = sums(session, town_id, m.SCAN_METRICS, ("metric", "dim1"), dim1=sorted(listed), period=period)
             for (metric, code), value in scans.items():
                 _add(per_code[code], {metric: value})
     everything: dict[str, int] = dict(others)
@@ -376,11 +421,19 @@ def visits(session: Session, query: Query) -> Visits:
     year and ever), the year's visit-day bins beside the national ones, residents who came."""
     town_id = query.town.id
     empty = query.period.empty
-    dated, monthly = _day_bounds(query), _month_bounds(query)
-    check_ins = {} if empty else sums(session, town_id, m.CHECK_INS, ("dim1", "month"), **dated)
-    redemptions = {} if empty else sums(session, town_id, m.REDEMPTIONS, ("dim1", "dim2", "month"), **dated)
-    spot_people = {} if empty else sums(session, town_id, m.SPOT_VISITORS, ("dim1", "day"), **monthly)
-    shop_people = {} if empty else sums(session, town_id, m.SHOP_VISITORS, ("dim1", "day"), **monthly)
+    period, (first_month, last_month) = query.period, query.period.months()
+    check_ins = {} if empty else sums(session, town_id, m.CHECK_INS, ("dim1", "month"), period=period)
+    redemptions = {} if empty else sums(session, town_id, m.REDEMPTIONS, ("dim1", "dim2", "month"), period=period)
+    spot_people = (
+        {}
+        if empty
+        else sums(session, town_id, m.SPOT_VISITORS, ("dim1", "day"), day_from=first_month, day_to=last_month)
+    )
+    shop_people = (
+        {}
+        if empty
+        else sums(session, town_id, m.SHOP_VISITORS, ("dim1", "day"), day_from=first_month, day_to=last_month)
+    )
 
     spot_months: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for (spot, month), value in check_ins.items():

@@ -7,10 +7,20 @@ each metric counts, and its dimensions, is the table in the module's plan and in
 
 A cell is (municipality_id, metric, dim1, dim2, day) -> value. `day` is "YYYY-MM-DD",
 "YYYY-MM", "YYYY" or "" (not dated, "ever" or "now").
+
+Coarse cells: every additive day-dated metric (`DAY_METRICS`) is also written summed by
+month and by year, under its own metric names (`monthly("orders")` = "orders@m" with day
+"YYYY-MM", `yearly("orders")` = "orders@y" with day "YYYY"). Why: an all-time or
+multi-year figure would otherwise sum every daily cell (tens of thousands per metric at a
+million orders); with them a period is read as its edge days, whole months and whole years
+(`figures.py`), a few hundred cells. Distinct names, so a reader summing one metric never
+counts a value twice.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -99,6 +109,25 @@ PERSON_METRICS: Final[tuple[str, ...]] = (
 SCAN_METRICS: Final[tuple[str, ...]] = (SCANS, UNIQUE_SCANS, BOT_SCANS)
 ALL_METRICS: Final[tuple[str, ...]] = PERSON_METRICS + SCAN_METRICS
 
+#: Additive metrics dated by day ("YYYY-MM-DD"): also written by month and by year. (Unique
+#: scans are distinct visitors *per day*; their month and year cells are the sums of the
+#: days, which is what a period's figure has always been.)
+DAY_METRICS: Final[tuple[str, ...]] = (
+    NEW_RESIDENTS,
+    ORDERS,
+    PAID,
+    MINTED,
+    REFUNDED,
+    REVENUE_JPY,
+    CHECK_INS,
+    REDEMPTIONS,
+    SCANS,
+    UNIQUE_SCANS,
+    BOT_SCANS,
+)
+MONTHLY: Final = "@m"
+YEARLY: Final = "@y"
+
 # ── Dimension values ──
 #: dim1 of the all-drops scope (residents, cards, new residents, card states, residents_visited).
 ALL: Final = "*"
@@ -118,6 +147,39 @@ BIN_ONE: Final = "1"
 BIN_FEW: Final = "2-7"
 BIN_MANY: Final = "8+"
 VISIT_DAY_BINS: Final[tuple[str, ...]] = (BIN_ONE, BIN_FEW, BIN_MANY)
+
+
+def monthly(metric: str) -> str:
+    """The name of a day metric's month cells (day "YYYY-MM")."""
+    return metric + MONTHLY
+
+
+def yearly(metric: str) -> str:
+    """The name of a day metric's year cells (day "YYYY")."""
+    return metric + YEARLY
+
+
+def base_metric(name: str) -> str:
+    """The metric a stored name belongs to ("orders@m" -> "orders")."""
+    for suffix in (MONTHLY, YEARLY):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def with_coarse(cells: Mapping[tuple[str, str, str, str], int]) -> Counter[tuple[str, str, str, str]]:
+    """`cells` (metric, dim1, dim2, day) plus the month and year cells of the day metrics
+    among them (module docstring). Additive: the coarse cells of a
+    difference are the difference of the coarse cells, so the rollup may apply it to a
+    person's contribution, a delta or a whole town alike."""
+    out: Counter[tuple[str, str, str, str]] = Counter()
+    for (metric, dim1, dim2, day), value in cells.items():
+        out[(metric, dim1, dim2, day)] += value
+        if metric not in DAY_METRICS or len(day) != 10:
+            continue
+        out[(monthly(metric), dim1, dim2, day[:7])] += value
+        out[(yearly(metric), dim1, dim2, day[:4])] += value
+    return out
 
 
 def visit_day_bin(days: int) -> str:

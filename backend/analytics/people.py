@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import ColumnElement, and_, any_, bindparam, func, select
+from sqlalchemy import ColumnElement, and_, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from web3 import Web3
@@ -200,11 +200,15 @@ class _Addresses:
 
 def custodial_moves(session: Session) -> dict[str, list[str]]:
     """Every transfer out of a custodial address: lower-case holder address -> destinations
-    (as stored). One pass for a whole rebuild; `token_transfers` has no index on the sender,
-    so looking senders up batch by batch would read the table once per batch."""
+    (as stored). One pass for a whole rebuild rather than a lookup per batch.
+
+    Compared as stored, not lower-cased: custody stores a holder's address as eth_account
+    spells it (EIP-55) and the indexer stores `from_address` checksummed too, so the two
+    spellings agree and the join may use the index on `token_transfers(from_address)`
+    (lower() on either side would hide both columns from their indexes)."""
     rows = session.execute(
         select(TokenTransferRow.from_address, TokenTransferRow.to_address).join(
-            Holder, func.lower(Holder.address) == func.lower(TokenTransferRow.from_address)
+            Holder, Holder.address == TokenTransferRow.from_address
         )
     )
     moves: dict[str, list[str]] = defaultdict(list)
@@ -599,7 +603,9 @@ def compute(facts: PersonFacts, rule: TownRule, this_year: int) -> Computed:
                 evidence=evidence(activity, result),
             )
         )
-    contribution = Counter({cell: value for cell, value in out.items() if value})
+    # The month and year cells ride along in the contribution, so every path that applies
+    # a contribution (a delta, a rebuild, an erased person's frozen one) keeps them in step.
+    contribution = Counter({cell: value for cell, value in m.with_coarse(out).items() if value})
     return Computed(
         contribution=contribution,
         prefecture=prefecture,
@@ -618,8 +624,13 @@ def encode(contribution: Counter[Cell]) -> list[list[Any]]:
 
 
 def decode(rows: Iterable[Sequence[Any]]) -> Counter[Cell]:
-    """The contribution back from its stored JSON form."""
+    """The contribution back from its stored JSON form. One stored before the month and year
+    cells existed (day cells of `m.DAY_METRICS` but no coarse cell) gets them added: an erased
+    person's frozen contribution is never recomputed, and a rebuild adds it as stored."""
     out: Counter[Cell] = Counter()
     for metric, dim1, dim2, day, value in rows:
         out[(str(metric), str(dim1), str(dim2), str(day))] += int(value)
+    dated = any(cell[0] in m.DAY_METRICS and len(cell[3]) == 10 for cell in out)
+    if dated and not any(m.base_metric(cell[0]) != cell[0] for cell in out):
+        return m.with_coarse(out)
     return out

@@ -449,6 +449,38 @@ def _scan_cells(session: Session, town_id: int, scans: Iterable[tuple[int, str]]
     return out
 
 
+def _coarse_scan_cells(session: Session, town_id: int, days: Iterable[Cell]) -> Counter[Cell]:
+    """The month and year scan cells over the day cells just set (`days`), summed again from
+    the stored day cells of those campaigns and years: scans are set, not added, so their
+    coarse cells are set too (one grouped read per campaign and year, at most 365 cells)."""
+    wanted: dict[tuple[str, str], set[str]] = defaultdict(set)  # (code, year) -> months
+    for _metric, code, _dim2, day in days:
+        wanted[(code, day[:4])].add(day[:7])
+    out: Counter[Cell] = Counter()
+    for (code, year), months in sorted(wanted.items()):
+        for metric in m.SCAN_METRICS:
+            out[(m.yearly(metric), code, "", year)] = 0
+            for month in months:
+                out[(m.monthly(metric), code, "", month)] = 0
+        month_of = func.substr(AnalyticsCount.day, 1, 7)
+        rows = session.execute(
+            select(AnalyticsCount.metric, month_of, func.sum(AnalyticsCount.value))
+            .where(
+                AnalyticsCount.municipality_id == town_id,
+                AnalyticsCount.metric.in_(m.SCAN_METRICS),
+                AnalyticsCount.dim1 == code,
+                AnalyticsCount.dim2 == "",
+                AnalyticsCount.day.between(f"{year}-01-01", f"{year}-12-31"),
+            )
+            .group_by(AnalyticsCount.metric, month_of)
+        )
+        for metric, month, value in rows:
+            out[(m.yearly(metric), code, "", year)] += int(value)
+            if month in months:
+                out[(m.monthly(metric), code, "", month)] = int(value)
+    return out
+
+
 def _rebuild_in(session: Session, town_id: int, year: int) -> int:
     """Recompute every person of the town and replace its counts (inside the caller's
     transaction, which holds the rollup lock)."""
@@ -477,7 +509,7 @@ def _rebuild_in(session: Session, town_id: int, year: int) -> int:
         for result in results.values():
             total.update(result.contribution)
         _store(session, town_id, results, ids)
-    total.update(_scan_cells(session, town_id, None))
+    total.update(m.with_coarse(_scan_cells(session, town_id, None)))
     session.execute(delete(AnalyticsCount).where(AnalyticsCount.municipality_id == town_id))
     _add_counts(session, town_id, {cell: value for cell, value in total.items() if value}, fresh=True)
     return len(emails)
@@ -539,7 +571,9 @@ def process_changes(sessions: sessionmaker[Session], *, limit: int = 500) -> int
             _recompute(session, town_id, emails, year)
         for town_id, named in sorted(scans.items()):
             if town_id not in towns:
-                _add_counts(session, town_id, _scan_cells(session, town_id, named), replace=True)
+                days = _scan_cells(session, town_id, named)
+                _add_counts(session, town_id, days, replace=True)
+                _add_counts(session, town_id, _coarse_scan_cells(session, town_id, days), replace=True)
         for part in chunks([change.id for change in changes]):
             session.execute(delete(AnalyticsChange).where(among(session, AnalyticsChange.id, part)))
         if transfers:

@@ -21,11 +21,13 @@ Every figure answers `scope: {from, to, drop_id, year}` and `as_of` (UTC), and:
                     outside_share, abroad: {residents, cards}, top: [{code, name_ja,
                     name_en, residents, cards, share}] (≤ 10), metros: [{key, name_ja,
                     name_en, prefectures, residents, cards, share}]}
-    residents      ?interval=day|week|month: {interval, residents, cards, new_residents,
+    residents      ?interval=month (default)|week|day: {interval, residents, cards, new_residents,
                     series: [{period, residents}], drops: [{drop_id, title_ja, title_en,
                     new_residents, residents, cards, series}], campaigns: [{code, name,
                     new_residents, series}]}; `period` is the day, the week's Monday or
-                    "YYYY-MM"; series run from the first to the last period with zeros
+                    "YYYY-MM"; series run from the first to the last period with zeros;
+                    interval=day over more than 400 days (an open end: to the first or
+                    last day with a new resident) is a 422 `too_many_days`
     funnel         {campaigns: [{code, name, drop_id, scans, unique_scans, bot_scans,
                     orders, paid, minted, refunded, revenue_jpy}], without_campaign: {…},
                     total: {…}}   (revenue_jpy net of refunds)
@@ -200,26 +202,52 @@ def get_prefectures_csv(
     return _csv(runtime, query, "prefectures", dashboard.prefectures_table(figure), encoding)
 
 
-IntervalQuery = Annotated[Interval, Query(description="day, week (Monday to Sunday, JST) or month")]
+IntervalQuery = Annotated[
+    Interval,
+    Query(
+        description=f"month (default), week (Monday to Sunday, JST) or day (at most {dashboard.MAX_DAILY_DAYS} days)"
+    ),
+]
+_TOO_MANY_DAYS = f"too_many_days (interval=day over more than {dashboard.MAX_DAILY_DAYS} days)"
+_RESIDENTS = {**STAFF_RESPONSES, **error_responses(404, 422, codes={**_DROP_404, 422: _TOO_MANY_DAYS})}
 
 
-@router.get("/residents", response_model=Residents, responses=_FIGURE)
-def get_residents(query: AnalyticsQuery, session: SessionDep, interval: IntervalQuery = "day") -> Residents:
+def _residents(session: Session, query: dashboard.Query, interval: Interval) -> Residents:
+    """The figure, a too long series by day refused as a 422 that says what to ask instead."""
+    try:
+        return dashboard.residents(session, query, interval)
+    except dashboard.TooManyDays as refused:
+        raise ApiError(
+            422,
+            "too_many_days",
+            f"日別の表示は{dashboard.MAX_DAILY_DAYS}日までです（この期間は{refused.days}日）。期間を短くするか、"
+            f"週別・月別にしてください。 (interval=day covers at most {dashboard.MAX_DAILY_DAYS} days; this"
+            f" period has {refused.days}. Narrow from/to, or use interval=week or month.)",
+        ) from refused
+
+
+@router.get("/residents", response_model=Residents, responses=_RESIDENTS)
+def get_residents(query: AnalyticsQuery, session: SessionDep, interval: IntervalQuery = "month") -> Residents:
     """New residents (people, by the day of their first card) per period, by drop and by
-    the campaign that brought them, with today's residents and cards."""
-    return dashboard.residents(session, query, interval)
+    the campaign that brought them, with today's residents and cards.
+
+    `interval=month` (the default) reads the month cells; `week` and `day` read the period's
+    day cells. A series by day answers at most 400 days: longer (an open `from`/`to` counts
+    to the first/last day with a new resident) is a 422 `too_many_days`."""
+    return _residents(session, query, interval)
 
 
-@router.get("/residents.csv", response_class=StreamingResponse, responses=_CSV)
+@router.get("/residents.csv", response_class=StreamingResponse, responses={**_RESIDENTS, **CSV_OK})
 def get_residents_csv(
     query: AnalyticsQuery,
     session: SessionDep,
     runtime: RuntimeDep,
-    interval: IntervalQuery = "day",
+    interval: IntervalQuery = "month",
     encoding: CsvEncoding = "utf-8",
 ) -> StreamingResponse:
-    """One row per period and series (all, each drop, each campaign)."""
-    figure = dashboard.residents(session, query, interval)
+    """One row per period and series (all, each drop, each campaign); `interval` as for
+    `/residents` (422 `too_many_days` by day over more than 400 days)."""
+    figure = _residents(session, query, interval)
     return _csv(runtime, query, "residents", dashboard.residents_table(figure), encoding)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -74,9 +75,14 @@ def runtime_of(client: TestClient) -> Runtime:
 
 
 def _cells(town_id: int, rows: list[tuple[str, str, str, str, int]]) -> list[dict[str, Any]]:
+    """The rows as `analytics_counts` rows, with the month and year cells the rollup writes
+    beside each day cell (`metrics.with_coarse`)."""
+    cells: Counter[tuple[str, str, str, str]] = Counter()
+    for metric, dim1, dim2, day, value in rows:
+        cells[(metric, dim1, dim2, day)] += value
     return [
         {"municipality_id": town_id, "metric": metric, "dim1": dim1, "dim2": dim2, "day": day, "value": value}
-        for metric, dim1, dim2, day, value in rows
+        for (metric, dim1, dim2, day), value in m.with_coarse(cells).items()
     ]
 
 
