@@ -14,7 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -437,6 +437,30 @@ def test_residents_by_day_week_and_month(client: TestClient, world: World, analy
     assert [drop["drop_id"] for drop in one["drops"]] == [world.drop2]
     assert one["new_residents"] == 3
     assert {c["code"]: c["new_residents"] for c in one["campaigns"]} == {"KWWEB": 3}
+
+
+def test_residents_default_to_months_and_refuse_a_series_by_day_over_400_days(
+    client: TestClient, world: World, analyst: dict[str, str]
+) -> None:
+    """By month unless asked; by day at most 400 days, an open end counting to the first or
+    last day with a new resident (here 2026-03-02 … 2026-04-01), so all time by day is fine."""
+    assert get(client, analyst, "residents")["interval"] == "month"
+    assert len(get(client, analyst, "residents", interval="day")["series"]) == 31
+    last = date(2026, 3, 31)
+    allowed = {"from": (last - timedelta(days=399)).isoformat(), "to": last.isoformat()}
+    assert get(client, analyst, "residents", interval="day", **allowed)["new_residents"] == 6
+    too_long = {"from": (last - timedelta(days=400)).isoformat(), "to": last.isoformat()}
+    for path in ("residents", "residents.csv"):
+        refused = client.get(f"{BASE}/{path}", headers=analyst, params={"interval": "day", **too_long})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["code"] == "too_many_days"
+        assert "401" in refused.json()["error"]["message"]
+    # An open `to` runs to the last new resident (2026-04-01): from 2025-02-25 that is 401 days.
+    open_end = client.get(f"{BASE}/residents", headers=analyst, params={"interval": "day", "from": "2025-02-25"})
+    assert open_end.status_code == 422
+    assert open_end.json()["error"]["code"] == "too_many_days"
+    assert get(client, analyst, "residents", interval="day", **{"from": "2025-02-26"})["new_residents"] == 7
+    assert len(get(client, analyst, "residents", interval="week", **too_long)["series"]) == 2  # weeks of 03-02, 03-09
 
 
 def test_funnel_per_campaign_without_campaign_and_total(
