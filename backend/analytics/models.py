@@ -137,6 +137,9 @@ class AnalyticsCount(Base):
     "YYYY-MM-DD", "YYYY-MM", "YYYY" or "" (not dated)."""
 
     __tablename__ = "analytics_counts"
+    # A period's edge days are read by day across every dimension: this index serves them
+    # without walking the metric's cells (the primary key has the dimensions before the day).
+    __table_args__ = (Index("ix_analytics_counts_day", "municipality_id", "metric", "day"),)
 
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), primary_key=True)
     metric: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -96,6 +96,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["municipality_id"], ["municipalities.id"]),
         sa.PrimaryKeyConstraint("municipality_id", "metric", "dim1", "dim2", "day"),
     )
+    op.create_index("ix_analytics_counts_day", "analytics_counts", ["municipality_id", "metric", "day"])
     op.create_table(
         "premium_reviews",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -172,6 +173,7 @@ def downgrade() -> None:
     for index, table in (
         ("ix_data_requests_town_status", "data_requests"),
         ("ix_premium_reviews_municipality_id", "premium_reviews"),
+        ("ix_analytics_counts_day", "analytics_counts"),
         ("ix_analytics_person_years_candidates", "analytics_person_years"),
         ("ix_analytics_person_addresses_person", "analytics_person_addresses"),
         ("ix_analytics_people_town_resident", "analytics_people"),
