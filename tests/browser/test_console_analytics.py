@@ -117,9 +117,11 @@ def _cells(town: int, drop: str, spot: str, shop: str, benefit: str, lot: str) -
     flags = {"hobby": 4, "participation": 2, "direct": 1, "non_visiting": 5}
     rows += [(m.CATEGORY_FLAG, code, "", "2025", n) for code, n in flags.items()]
     rows.append((m.BIDDERS, lot, "", "", 2))
+    # With the month and year cells the rollup keeps beside each day metric (periods read them).
+    cells = m.with_coarse({(metric, dim1, dim2, day): value for metric, dim1, dim2, day, value in rows})
     return [
         {"municipality_id": town, "metric": metric, "dim1": dim1, "dim2": dim2, "day": day, "value": value}
-        for metric, dim1, dim2, day, value in rows
+        for (metric, dim1, dim2, day), value in cells.items()
     ]
 
 
