@@ -20,8 +20,9 @@ Two ways of writing, one history:
   at once (PostgreSQL: COPY through psycopg; SQLite: executemany in large transactions), with
   no marks; the caller then runs `backend.analytics.rollup.rebuild` (or `mark_everything`).
 
-A person's whole history is planned from `Random(seed, index)` and the running counters
-(token ids, bidder numbers), so the same seed and scale give the same rows.
+A person's whole history is planned from `Random(seed, town, index)` and the running
+counters (token ids, bidder numbers), so the same seed, scale and end of the history
+(`build_world(end=…)`, default now) give the same rows.
 """
 
 from __future__ import annotations
