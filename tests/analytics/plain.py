@@ -193,12 +193,39 @@ def recompute(session: Session, town_id: int) -> Recomputed:
         _taking_part(out, votes[email], bids[email])
         facts = (check_ins[email], redemptions[email], votes[email], bids[email])
         _categories(out, person, days, *facts, activity, prefecture, chosen, threshold)
-        contribution = Counter({cell: value for cell, value in out.items() if value})
+        contribution = Counter({cell: value for cell, value in _coarse(out).items() if value})
         result.by_person[email] = contribution
         result.cells.update(contribution)
-    result.cells.update(_scans(session, town_id))
+    result.cells.update(_coarse(_scans(session, town_id)))
     result.cells = Counter({cell: value for cell, value in result.cells.items() if value})
     return result
+
+
+#: The additive day-dated metrics, which the rollup also keeps summed by month and by year.
+DAY_METRICS = (
+    "new_residents",
+    "orders",
+    "paid",
+    "minted",
+    "refunded",
+    "revenue_jpy",
+    "check_ins",
+    "redemptions",
+    "scans",
+    "unique_scans",
+    "bot_scans",
+)
+
+
+def _coarse(cells: Counter[Cell]) -> Counter[Cell]:
+    """`cells` with each day metric's day cells summed again by month ("@m") and year ("@y"),
+    as the rollup stores them beside the days."""
+    out = Counter(cells)
+    for (metric, dim1, dim2, day), value in cells.items():
+        if metric in DAY_METRICS and len(day) == 10:
+            out[(metric + "@m", dim1, dim2, day[:7])] += value
+            out[(metric + "@y", dim1, dim2, day[:4])] += value
+    return out
 
 
 def _prefecture(orders: list[Any]) -> str:
