@@ -18,10 +18,8 @@ console-analytics-phone.png).
 
 from __future__ import annotations
 
-import email
 import re
 import subprocess
-from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +35,8 @@ from backend.core.db import make_engine
 from backend.naming.models import Lot
 from backend.sales.models import Campaign, Drop
 from backend.towns.models import Municipality
+from tests.browser.conftest import code_mailed
 from tests.conftest import ARTIFACTS_DIR, FURUSATO, REPO_ROOT
-from tests.holders.conftest import wait_for
 
 pytestmark = [pytest.mark.browser]
 
@@ -46,7 +44,6 @@ TOWN = "hoshikawa"
 ANALYST = "bunseki@hoshikawa.example"
 LAPTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
-CODE = re.compile(r"^\s+(\d{6})\s*$", re.MULTILINE)
 CAMPAIGN = "EKIMAE25"
 CAMPAIGN_NAME = "駅前のポスター"
 #: What a text key looks like if a string is missing ("ana.col.total").
@@ -167,28 +164,13 @@ def town(start_server: Any, data_dir: Path) -> Any:
     return running
 
 
-def _code_mailed(mail_dir: Path, seen: set[Path], to: str) -> str:
-    def found() -> str | None:
-        for path in sorted(set(mail_dir.glob("*.eml")) - seen):
-            message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
-            if to not in str(message["To"]):
-                continue
-            body = "\n".join(part.get_content() for part in message.walk() if part.get_content_maintype() == "text")
-            match = CODE.search(body)
-            if match:
-                return match.group(1)
-        return None
-
-    return str(wait_for(found, 30, f"the sign-in code mailed to {to}"))
-
-
 def _signed_in(browser: Browser, server: Any, data_dir: Path, viewport: ViewportSize) -> BrowserContext:
     """A browser carrying the console's cookies of a session the analyst opened with the mailed code."""
     mail_dir = data_dir / "mail"
     seen = set(mail_dir.glob("*.eml"))
     sent = requests.post(f"{server.url}/api/v1/staff/sign-in", json={"email": ANALYST}, timeout=10)
     assert sent.status_code == 202, sent.text
-    code = _code_mailed(mail_dir, seen, ANALYST)
+    code = code_mailed(mail_dir, seen, ANALYST)
     opened = requests.post(f"{server.url}/api/v1/staff/session", json={"email": ANALYST, "code": code}, timeout=10)
     assert opened.status_code == 200, opened.text
     body = opened.json()

@@ -11,10 +11,8 @@ left as their key, and screenshot into test-artifacts/.
 
 from __future__ import annotations
 
-import email
 import re
 import subprocess
-from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +20,8 @@ import pytest
 import requests
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
+from tests.browser.conftest import code_mailed
 from tests.conftest import ARTIFACTS_DIR, FURUSATO, REPO_ROOT
-from tests.holders.conftest import wait_for
 
 pytestmark = [pytest.mark.browser]
 
@@ -32,7 +30,6 @@ EDITOR = "tokuten@hoshikawa.example"
 VERIFIER = "uketsuke@hoshikawa.example"
 LAPTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
-CODE = re.compile(r"^\s+(\d{6})\s*$", re.MULTILINE)
 #: What a text key looks like if a string is missing ("ben.shop.created", "kiosk.countdown").
 KEY_PREFIXES = "ben spots kiosk period bcerr scerr kcerr nav cerr f v col common"
 RAW_KEY = re.compile(rf"\b(?:{'|'.join(KEY_PREFIXES.split())})\.[a-z_]+(?:\.[a-z_0-9]+)*\b")
@@ -64,28 +61,13 @@ def town(start_server: Any, data_dir: Path) -> Any:
     return running
 
 
-def _code_mailed(mail_dir: Path, seen: set[Path], to: str) -> str:
-    def found() -> str | None:
-        for path in sorted(set(mail_dir.glob("*.eml")) - seen):
-            message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
-            if to not in str(message["To"]):
-                continue
-            body = "\n".join(part.get_content() for part in message.walk() if part.get_content_maintype() == "text")
-            match = CODE.search(body)
-            if match:
-                return match.group(1)
-        return None
-
-    return str(wait_for(found, 30, f"the sign-in code mailed to {to}"))
-
-
 def _session(server: Any, data_dir: Path, address: str) -> dict[str, str]:
     """A staff session opened with the mailed code: {token, csrf_token}."""
     mail_dir = data_dir / "mail"
     seen = set(mail_dir.glob("*.eml"))
     sent = requests.post(f"{server.url}/api/v1/staff/sign-in", json={"email": address}, timeout=10)
     assert sent.status_code == 202, sent.text
-    code = _code_mailed(mail_dir, seen, address)
+    code = code_mailed(mail_dir, seen, address)
     opened = requests.post(f"{server.url}/api/v1/staff/session", json={"email": address, "code": code}, timeout=10)
     assert opened.status_code == 200, opened.text
     body = opened.json()
